@@ -1,0 +1,14 @@
+//! The API's pure core: what resources exist, how objects are checked and changed, and how
+//! failures become `metav1.Status`. Nothing here opens a socket or touches a disk.
+
+pub mod decode;
+pub mod error;
+pub mod events;
+pub mod meta;
+pub mod patch;
+pub mod registry;
+pub mod selector;
+pub mod validation;
+
+pub use error::{ApiError, Cause};
+pub use registry::{ResourceDef, RESOURCES};

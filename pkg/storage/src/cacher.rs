@@ -1,0 +1,439 @@
+//! One etcd watch per resource, fanned out to every watcher of that resource.
+//!
+//! The cacher lists the resource once, then follows a single etcd watch (with previous values,
+//! so deletions carry the object's last state). It keeps the current objects, a ring of recent
+//! events, and the revision it has seen up to. A watcher from a revision inside the ring is
+//! served from memory; a watcher from an older revision gets its own etcd watch over history
+//! (410 once compacted). A watcher whose buffer fills is closed, never skipped past.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use etcd_client::{EventType as EtcdEventType, WatchOptions, WatchResponse};
+use serde_json::Value;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::store::{decode, with_resource_version};
+use crate::{Store, StorageError};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventType {
+    Added,
+    Modified,
+    Deleted,
+    /// No change: the watcher has seen everything up to `revision`.
+    Bookmark,
+}
+
+/// A change to one object, shared by every watcher that receives it.
+#[derive(Debug)]
+pub struct Event {
+    pub kind: EventType,
+    pub key: String,
+    /// The new state; for Deleted, the last state with resourceVersion = the deletion revision.
+    pub object: Arc<Value>,
+    /// The state before this change (None for Added and Bookmark).
+    pub prev: Option<Arc<Value>>,
+    pub revision: i64,
+}
+
+/// Where a watch begins.
+#[derive(Clone, Copy, Debug)]
+pub enum WatchStart {
+    /// Synthetic Added events for the current objects, then every later change.
+    Snapshot,
+    /// Every change after this revision, none skipped.
+    After(i64),
+}
+
+/// The events of one watch: first those already known, then live ones. `next` returns None
+/// when the watch was closed (buffer overflow, resync, or shutdown); the client re-watches.
+pub struct WatchStream {
+    initial: VecDeque<Arc<Event>>,
+    live: mpsc::Receiver<Result<Arc<Event>, StorageError>>,
+    /// The history watch's pump task, if this watch reads etcd directly.
+    pump: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl WatchStream {
+    pub async fn next(&mut self) -> Option<Result<Arc<Event>, StorageError>> {
+        if let Some(e) = self.initial.pop_front() {
+            return Some(Ok(e));
+        }
+        self.live.recv().await
+    }
+}
+
+impl Drop for WatchStream {
+    fn drop(&mut self) {
+        if let Some(p) = self.pump.take() {
+            p.abort();
+        }
+    }
+}
+
+struct Slot {
+    prefix: String,
+    /// Only events after this revision are sent (the ring already replayed the rest).
+    after: i64,
+    tx: mpsc::Sender<Result<Arc<Event>, StorageError>>,
+}
+
+#[derive(Default)]
+struct State {
+    objects: BTreeMap<String, Arc<Value>>,
+    /// Recent events in revision order; every event after `window_start` is here.
+    ring: VecDeque<Arc<Event>>,
+    window_start: i64,
+    /// Everything up to this revision has been applied.
+    last_rev: i64,
+    synced: bool,
+    slots: Vec<Slot>,
+}
+
+/// The shared watch and cache of one resource.
+#[derive(Clone)]
+pub struct Cacher {
+    resource: String,
+    prefix: String,
+    store: Store,
+    state: Arc<Mutex<State>>,
+    /// Publishes `last_rev` so readers can wait for freshness.
+    rev: watch::Receiver<i64>,
+    /// Asks the watch loop to request a progress notification from etcd.
+    progress: mpsc::Sender<()>,
+    ring_capacity: usize,
+    watcher_buffer: usize,
+}
+
+/// Tuning for a cacher; the defaults suit a single-node control plane.
+#[derive(Clone, Copy, Debug)]
+pub struct CacherConfig {
+    pub ring_capacity: usize,
+    pub watcher_buffer: usize,
+    /// How often etcd is asked for a progress notification, which becomes a bookmark.
+    pub progress_interval: Duration,
+}
+
+impl Default for CacherConfig {
+    fn default() -> Self {
+        CacherConfig { ring_capacity: 4096, watcher_buffer: 1024, progress_interval: Duration::from_secs(10) }
+    }
+}
+
+impl Cacher {
+    /// Starts following `resource` (the key segment under /registry) until `cancel` fires.
+    pub fn start(store: Store, resource: &str, config: CacherConfig, cancel: CancellationToken) -> Cacher {
+        let (rev_tx, rev_rx) = watch::channel(0);
+        let (progress_tx, progress_rx) = mpsc::channel(8);
+        let cacher = Cacher {
+            resource: resource.to_string(),
+            prefix: crate::collection_prefix(resource, None),
+            store,
+            state: Arc::new(Mutex::new(State::default())),
+            rev: rev_rx,
+            progress: progress_tx,
+            ring_capacity: config.ring_capacity,
+            watcher_buffer: config.watcher_buffer,
+        };
+        let runner = cacher.clone();
+        tokio::spawn(async move { runner.run(rev_tx, progress_rx, config.progress_interval, cancel).await });
+        cacher
+    }
+
+    pub fn resource(&self) -> &str {
+        &self.resource
+    }
+
+    /// Whether the initial list has been loaded.
+    pub fn is_synced(&self) -> bool {
+        self.state.lock().unwrap().synced
+    }
+
+    /// Waits (bounded) until the cache has seen `revision`. Returns whether it got there.
+    pub async fn wait_for_revision(&self, revision: i64, timeout: Duration) -> bool {
+        let mut rx = self.rev.clone();
+        if *rx.borrow() >= revision {
+            return true;
+        }
+        let _ = self.progress.try_send(());
+        tokio::time::timeout(timeout, rx.wait_for(|r| *r >= revision)).await.map(|r| r.is_ok()).unwrap_or(false)
+    }
+
+    /// The objects under `prefix` as the cache has them, with the revision they are current at.
+    pub fn snapshot(&self, prefix: &str) -> (Vec<Arc<Value>>, i64) {
+        let st = self.state.lock().unwrap();
+        let items = st.objects.range(prefix.to_string()..).take_while(|(k, _)| k.starts_with(prefix)).map(|(_, v)| v.clone()).collect();
+        (items, st.last_rev)
+    }
+
+    /// Opens a watch on the keys under `prefix`.
+    pub async fn watch(&self, prefix: &str, start: WatchStart) -> Result<WatchStream, StorageError> {
+        let (tx, rx) = mpsc::channel(self.watcher_buffer);
+        let mut st = self.state.lock().unwrap();
+        match start {
+            WatchStart::Snapshot => {
+                let initial = st
+                    .objects
+                    .range(prefix.to_string()..)
+                    .take_while(|(k, _)| k.starts_with(prefix))
+                    .map(|(k, v)| {
+                        Arc::new(Event { kind: EventType::Added, key: k.clone(), object: v.clone(), prev: None, revision: rv_of(v) })
+                    })
+                    .collect();
+                let after = st.last_rev;
+                st.slots.push(Slot { prefix: prefix.to_string(), after, tx });
+                Ok(WatchStream { initial, live: rx, pump: None })
+            }
+            WatchStart::After(rev) if st.synced && rev >= st.window_start => {
+                let initial = st.ring.iter().filter(|e| e.revision > rev && e.key.starts_with(prefix)).cloned().collect();
+                let after = rev.max(st.last_rev);
+                st.slots.push(Slot { prefix: prefix.to_string(), after, tx });
+                Ok(WatchStream { initial, live: rx, pump: None })
+            }
+            WatchStart::After(rev) => {
+                drop(st);
+                let pump = tokio::spawn(pump_history(self.store.clone(), prefix.to_string(), rev, tx));
+                Ok(WatchStream { initial: VecDeque::new(), live: rx, pump: Some(pump) })
+            }
+        }
+    }
+
+    async fn run(
+        self,
+        rev_tx: watch::Sender<i64>,
+        mut progress_rx: mpsc::Receiver<()>,
+        progress_interval: Duration,
+        cancel: CancellationToken,
+    ) {
+        let mut backoff = Duration::from_millis(100);
+        let mut need_list = true;
+        loop {
+            if cancel.is_cancelled() {
+                break;
+            }
+            if need_list {
+                match self.relist().await {
+                    Ok(rev) => {
+                        rev_tx.send_replace(rev);
+                        need_list = false;
+                    }
+                    Err(e) => {
+                        tracing::warn!(resource = %self.resource, error = %e, "cacher list failed; retrying");
+                        tokio::select! { _ = cancel.cancelled() => break, _ = tokio::time::sleep(backoff) => {} }
+                        backoff = (backoff * 2).min(Duration::from_secs(2));
+                        continue;
+                    }
+                }
+            }
+            let from = self.state.lock().unwrap().last_rev + 1;
+            let opts = WatchOptions::new().with_prefix().with_prev_key().with_start_revision(from).with_progress_notify();
+            let mut client = self.store.client().watch_client();
+            let stream = tokio::select! { _ = cancel.cancelled() => break, s = client.watch(self.prefix.clone(), Some(opts)) => s };
+            let (mut sender, mut responses) = match stream {
+                Ok(s) => s.split(),
+                Err(e) => {
+                    tracing::warn!(resource = %self.resource, error = %e, "cacher watch failed; retrying");
+                    tokio::select! { _ = cancel.cancelled() => break, _ = tokio::time::sleep(backoff) => {} }
+                    backoff = (backoff * 2).min(Duration::from_secs(2));
+                    continue;
+                }
+            };
+            let mut ticker = tokio::time::interval(progress_interval);
+            ticker.tick().await;
+            loop {
+                tokio::select! {
+                    _ = cancel.cancelled() => {
+                        self.close_all();
+                        return;
+                    }
+                    _ = ticker.tick() => { let _ = sender.request_progress().await; }
+                    Some(()) = progress_rx.recv() => { let _ = sender.request_progress().await; }
+                    msg = responses.message() => match msg {
+                        Ok(Some(resp)) => {
+                            backoff = Duration::from_millis(100);
+                            if resp.compact_revision() > 0 || resp.canceled() {
+                                // History we had not applied is gone: start over from a fresh
+                                // list, and make every watcher re-watch.
+                                tracing::warn!(resource = %self.resource, "cacher watch compacted or cancelled; relisting");
+                                need_list = true;
+                                break;
+                            }
+                            if let Some(rev) = self.apply(resp) {
+                                rev_tx.send_replace(rev);
+                            }
+                        }
+                        Ok(None) | Err(_) => {
+                            tracing::warn!(resource = %self.resource, "cacher watch ended; reconnecting");
+                            tokio::select! { _ = cancel.cancelled() => { self.close_all(); return; } _ = tokio::time::sleep(backoff) => {} }
+                            backoff = (backoff * 2).min(Duration::from_secs(2));
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        self.close_all();
+    }
+
+    /// Loads every object at one revision and resets the window to start there.
+    async fn relist(&self) -> Result<i64, StorageError> {
+        let mut objects = BTreeMap::new();
+        let mut revision = 0;
+        let mut start_after: Option<String> = None;
+        loop {
+            let page = self.store.list(&self.prefix, revision, start_after.as_deref(), Some(1000)).await?;
+            revision = page.revision;
+            for item in page.items {
+                let key = key_of(&self.resource, &item);
+                objects.insert(key, Arc::new(item));
+            }
+            if page.remaining == 0 {
+                break;
+            }
+            start_after = page.last_key;
+        }
+        let mut st = self.state.lock().unwrap();
+        st.objects = objects;
+        st.ring.clear();
+        st.window_start = revision;
+        st.last_rev = revision;
+        st.synced = true;
+        // Watchers from before may have missed events; closing makes them resume or relist.
+        st.slots.clear();
+        Ok(revision)
+    }
+
+    /// Applies one etcd watch response; returns the new last revision if it moved.
+    fn apply(&self, resp: WatchResponse) -> Option<i64> {
+        let header_rev = resp.header().map(|h| h.revision()).unwrap_or(0);
+        let mut st = self.state.lock().unwrap();
+        if resp.events().is_empty() {
+            // A progress notification: nothing under our prefix changed up to header_rev.
+            if header_rev > st.last_rev {
+                st.last_rev = header_rev;
+                let bookmark = Arc::new(Event {
+                    kind: EventType::Bookmark,
+                    key: String::new(),
+                    object: Arc::new(Value::Null),
+                    prev: None,
+                    revision: header_rev,
+                });
+                dispatch(&mut st, &bookmark);
+                return Some(header_rev);
+            }
+            return None;
+        }
+        for ev in resp.events() {
+            let Some(kv) = ev.kv() else { continue };
+            let key = String::from_utf8_lossy(kv.key()).into_owned();
+            let revision = kv.mod_revision();
+            let prev = ev.prev_kv().and_then(|p| decode(&key, p.value(), p.mod_revision()).ok()).map(Arc::new);
+            let event = match ev.event_type() {
+                EtcdEventType::Put => {
+                    let Ok(obj) = decode(&key, kv.value(), revision) else { continue };
+                    let obj = Arc::new(obj);
+                    st.objects.insert(key.clone(), obj.clone());
+                    let kind = if kv.create_revision() == revision { EventType::Added } else { EventType::Modified };
+                    Event { kind, key, object: obj, prev, revision }
+                }
+                EtcdEventType::Delete => {
+                    let last = st.objects.remove(&key).or(prev.clone());
+                    let Some(last) = last else { continue };
+                    let object = Arc::new(with_resource_version((*last).clone(), revision));
+                    Event { kind: EventType::Deleted, key, object, prev, revision }
+                }
+            };
+            let event = Arc::new(event);
+            st.ring.push_back(event.clone());
+            while st.ring.len() > self.ring_capacity {
+                if let Some(old) = st.ring.pop_front() {
+                    st.window_start = old.revision;
+                }
+            }
+            st.last_rev = revision;
+            dispatch(&mut st, &event);
+        }
+        if header_rev > st.last_rev {
+            st.last_rev = header_rev;
+        }
+        Some(st.last_rev)
+    }
+
+    fn close_all(&self) {
+        self.state.lock().unwrap().slots.clear();
+    }
+}
+
+/// Sends an event to every interested watcher; a watcher that cannot take it is closed.
+fn dispatch(st: &mut State, event: &Arc<Event>) {
+    st.slots.retain(|slot| {
+        if event.revision <= slot.after {
+            return true;
+        }
+        if event.kind != EventType::Bookmark && !event.key.starts_with(&slot.prefix) {
+            return true;
+        }
+        slot.tx.try_send(Ok(event.clone())).is_ok()
+    });
+}
+
+/// Serves a watch from before the cache's window straight from etcd's history.
+async fn pump_history(store: Store, prefix: String, after: i64, tx: mpsc::Sender<Result<Arc<Event>, StorageError>>) {
+    let opts = WatchOptions::new().with_prefix().with_prev_key().with_start_revision(after + 1);
+    let mut client = store.client().watch_client();
+    let mut stream = match client.watch(prefix.clone(), Some(opts)).await {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = tx.send(Err(e.into())).await;
+            return;
+        }
+    };
+    loop {
+        let resp = match stream.message().await {
+            Ok(Some(r)) => r,
+            _ => return,
+        };
+        if resp.compact_revision() > 0 {
+            let _ = tx.send(Err(StorageError::Compacted { requested: after, compacted: resp.compact_revision() })).await;
+            return;
+        }
+        if resp.canceled() {
+            return;
+        }
+        for ev in resp.events() {
+            let Some(kv) = ev.kv() else { continue };
+            let key = String::from_utf8_lossy(kv.key()).into_owned();
+            let revision = kv.mod_revision();
+            let prev = ev.prev_kv().and_then(|p| decode(&key, p.value(), p.mod_revision()).ok()).map(Arc::new);
+            let event = match ev.event_type() {
+                EtcdEventType::Put => {
+                    let Ok(obj) = decode(&key, kv.value(), revision) else { continue };
+                    let kind = if kv.create_revision() == revision { EventType::Added } else { EventType::Modified };
+                    Event { kind, key, object: Arc::new(obj), prev, revision }
+                }
+                EtcdEventType::Delete => {
+                    let Some(last) = prev.clone() else { continue };
+                    let object = Arc::new(with_resource_version((*last).clone(), revision));
+                    Event { kind: EventType::Deleted, key, object, prev, revision }
+                }
+            };
+            if tx.send(Ok(Arc::new(event))).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+fn rv_of(obj: &Value) -> i64 {
+    obj.pointer("/metadata/resourceVersion").and_then(|v| v.as_str()).and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+/// Rebuilds an object's key from its metadata (the list gives keys too, but items are values).
+fn key_of(resource: &str, obj: &Value) -> String {
+    let name = obj.pointer("/metadata/name").and_then(|v| v.as_str()).unwrap_or_default();
+    let ns = obj.pointer("/metadata/namespace").and_then(|v| v.as_str()).filter(|s| !s.is_empty());
+    crate::object_key(resource, ns, name)
+}

@@ -2,6 +2,7 @@
 //! failures become `metav1.Status`. Nothing here opens a socket or touches a disk.
 
 pub mod decode;
+pub mod defaults;
 pub mod error;
 pub mod events;
 pub mod meta;

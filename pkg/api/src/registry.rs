@@ -1,6 +1,10 @@
 //! The one table of served resources. Routes, discovery, field selectors and storage keys are all
 //! derived from it, so adding a kind is one entry here plus its strategy in the apiserver.
 
+use k8s_openapi::api::{apps::v1 as apps, coordination::v1 as coordination, core::v1 as core, events::v1 as events, storage::v1 as storage};
+
+use crate::decode::{typed, Codec};
+
 /// A field a field selector may name, where its value lives in the stored object, and the value
 /// used when the object does not set it (upstream's field-label functions return "" or "false").
 #[derive(Debug)]
@@ -47,6 +51,8 @@ pub struct ResourceDef {
     pub storage_resource: &'static str,
     /// Field selector labels beyond `metadata.name` and `metadata.namespace`.
     pub field_labels: &'static [FieldLabel],
+    /// Reads a body of this kind through its k8s-openapi type.
+    pub codec: Codec,
 }
 
 impl ResourceDef {
@@ -166,6 +172,7 @@ pub static RESOURCES: &[ResourceDef] = &[
         short_names: &["po"], categories: &["all"], verbs: ALL_VERBS,
         subresources: &[status_of("", "v1", "Pod")],
         storage_resource: "pods", field_labels: POD_FIELDS,
+        codec: typed::<core::Pod>,
     },
     ResourceDef {
         group: "", version: "v1", kind: "Service", plural: "services", singular: "service", namespaced: true,
@@ -173,6 +180,7 @@ pub static RESOURCES: &[ResourceDef] = &[
         subresources: &[status_of("", "v1", "Service")],
         storage_resource: "services",
         field_labels: &[field("spec.clusterIP", "spec.clusterIP"), field("spec.type", "spec.type")],
+        codec: typed::<core::Service>,
     },
     ResourceDef {
         group: "", version: "v1", kind: "Namespace", plural: "namespaces", singular: "namespace", namespaced: false,
@@ -182,81 +190,96 @@ pub static RESOURCES: &[ResourceDef] = &[
             SubresourceDef { name: "finalize", group: "", version: "v1", kind: "Namespace", verbs: &["update"] },
         ],
         storage_resource: "namespaces", field_labels: &[field("status.phase", "status.phase")],
+        codec: typed::<core::Namespace>,
     },
     ResourceDef {
         group: "", version: "v1", kind: "Node", plural: "nodes", singular: "node", namespaced: false,
         short_names: &["no"], categories: &[], verbs: ALL_VERBS,
         subresources: &[status_of("", "v1", "Node")],
         storage_resource: "nodes", field_labels: &[field_or("spec.unschedulable", "spec.unschedulable", "false")],
+        codec: typed::<core::Node>,
     },
     ResourceDef {
         group: "", version: "v1", kind: "Event", plural: "events", singular: "event", namespaced: true,
         short_names: &["ev"], categories: &[], verbs: ALL_VERBS, subresources: &[],
         storage_resource: "events", field_labels: EVENT_FIELDS,
+        codec: typed::<core::Event>,
     },
     ResourceDef {
         group: "", version: "v1", kind: "ConfigMap", plural: "configmaps", singular: "configmap", namespaced: true,
         short_names: &["cm"], categories: &[], verbs: ALL_VERBS, subresources: &[],
         storage_resource: "configmaps", field_labels: &[],
+        codec: typed::<core::ConfigMap>,
     },
     ResourceDef {
         group: "", version: "v1", kind: "Secret", plural: "secrets", singular: "secret", namespaced: true,
         short_names: &[], categories: &[], verbs: ALL_VERBS, subresources: &[],
         storage_resource: "secrets", field_labels: &[field("type", "type")],
+        codec: typed::<core::Secret>,
     },
     ResourceDef {
         group: "", version: "v1", kind: "ServiceAccount", plural: "serviceaccounts", singular: "serviceaccount",
         namespaced: true, short_names: &["sa"], categories: &[], verbs: ALL_VERBS, subresources: &[],
         storage_resource: "serviceaccounts", field_labels: &[],
+        codec: typed::<core::ServiceAccount>,
     },
     ResourceDef {
         group: "", version: "v1", kind: "Endpoints", plural: "endpoints", singular: "endpoints", namespaced: true,
         short_names: &["ep"], categories: &[], verbs: ALL_VERBS, subresources: &[],
         storage_resource: "endpoints", field_labels: &[],
+        codec: typed::<core::Endpoints>,
     },
     ResourceDef {
         group: "", version: "v1", kind: "PersistentVolume", plural: "persistentvolumes", singular: "persistentvolume",
         namespaced: false, short_names: &["pv"], categories: &[], verbs: ALL_VERBS,
         subresources: &[status_of("", "v1", "PersistentVolume")],
         storage_resource: "persistentvolumes", field_labels: &[],
+        codec: typed::<core::PersistentVolume>,
     },
     ResourceDef {
         group: "", version: "v1", kind: "PersistentVolumeClaim", plural: "persistentvolumeclaims",
         singular: "persistentvolumeclaim", namespaced: true, short_names: &["pvc"], categories: &[], verbs: ALL_VERBS,
         subresources: &[status_of("", "v1", "PersistentVolumeClaim")],
         storage_resource: "persistentvolumeclaims", field_labels: &[],
+        codec: typed::<core::PersistentVolumeClaim>,
     },
     ResourceDef {
         group: "", version: "v1", kind: "PodTemplate", plural: "podtemplates", singular: "podtemplate", namespaced: true,
         short_names: &[], categories: &[], verbs: ALL_VERBS, subresources: &[],
         storage_resource: "podtemplates", field_labels: &[],
+        codec: typed::<core::PodTemplate>,
     },
     ResourceDef {
         group: "apps", version: "v1", kind: "Deployment", plural: "deployments", singular: "deployment", namespaced: true,
         short_names: &["deploy"], categories: &["all"], verbs: ALL_VERBS,
         subresources: &[status_of("apps", "v1", "Deployment")],
         storage_resource: "deployments", field_labels: &[],
+        codec: typed::<apps::Deployment>,
     },
     ResourceDef {
         group: "apps", version: "v1", kind: "ReplicaSet", plural: "replicasets", singular: "replicaset", namespaced: true,
         short_names: &["rs"], categories: &["all"], verbs: ALL_VERBS,
         subresources: &[status_of("apps", "v1", "ReplicaSet")],
         storage_resource: "replicasets", field_labels: &[field_or("status.replicas", "status.replicas", "0")],
+        codec: typed::<apps::ReplicaSet>,
     },
     ResourceDef {
         group: "storage.k8s.io", version: "v1", kind: "StorageClass", plural: "storageclasses", singular: "storageclass",
         namespaced: false, short_names: &["sc"], categories: &[], verbs: ALL_VERBS, subresources: &[],
         storage_resource: "storageclasses", field_labels: &[],
+        codec: typed::<storage::StorageClass>,
     },
     ResourceDef {
         group: "coordination.k8s.io", version: "v1", kind: "Lease", plural: "leases", singular: "lease", namespaced: true,
         short_names: &[], categories: &[], verbs: ALL_VERBS, subresources: &[],
         storage_resource: "leases", field_labels: &[],
+        codec: typed::<coordination::Lease>,
     },
     ResourceDef {
         group: "events.k8s.io", version: "v1", kind: "Event", plural: "events", singular: "event", namespaced: true,
         short_names: &["ev"], categories: &[], verbs: ALL_VERBS, subresources: &[],
         storage_resource: "events", field_labels: EVENTS_V1_FIELDS,
+        codec: typed::<events::Event>,
     },
 ];
 

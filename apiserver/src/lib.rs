@@ -1,1 +1,82 @@
-//! placeholder
+//! The Kubernetes API server: HTTPS with client-certificate authentication in front of REST
+//! handlers for every registry resource, watch, discovery and health, all backed by etcd.
+
+mod authn;
+mod bootstrap;
+mod compaction;
+mod discovery;
+mod handlers;
+mod health;
+mod query;
+mod registry;
+mod request;
+mod server;
+mod state;
+mod store;
+mod version;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use corekube_storage::{Cacher, CacherConfig, Store};
+use tokio_util::sync::CancellationToken;
+
+pub use authn::User;
+pub use health::Health;
+pub use server::ServeError;
+pub use state::AppState;
+
+/// Everything the API server needs, completed and validated by the caller.
+pub struct Config {
+    pub listen: SocketAddr,
+    /// PEM of the serving certificate chain and key.
+    pub serving_cert_pem: String,
+    pub serving_key_pem: String,
+    /// PEM of the CA whose client certificates authenticate users.
+    pub client_ca_pem: String,
+    pub store: Store,
+    /// How often etcd history is compacted; zero disables it.
+    pub compaction_interval: Duration,
+    pub cacher: CacherConfig,
+}
+
+/// Builds the shared state: one cacher per stored resource.
+pub fn build_state(store: Store, cacher: CacherConfig, health: Health, shutdown: CancellationToken) -> AppState {
+    let mut cachers = std::collections::HashMap::new();
+    for def in corekube_api::RESOURCES {
+        cachers
+            .entry(def.storage_resource)
+            .or_insert_with(|| Cacher::start(store.clone(), def.storage_resource, cacher, shutdown.child_token()));
+    }
+    AppState(Arc::new(state::Inner { store, cachers, health, shutdown }))
+}
+
+/// Serves until `shutdown` fires, then drains connections for a few seconds.
+pub async fn run(config: Config, health: Health, shutdown: CancellationToken) -> Result<(), ServeError> {
+    let state = build_state(config.store.clone(), config.cacher, health.clone(), shutdown.clone());
+    let router = handlers::router(state.clone());
+    let listener = server::bind(config.listen).await?;
+    tracing::info!(address = %config.listen, "serving the Kubernetes API over HTTPS");
+
+    // Start-up steps, each reported as a health check once done.
+    let startup = {
+        let state = state.clone();
+        async move {
+            state.wait_caches_synced(Duration::from_secs(60)).await;
+            state.health().mark_done("poststarthook/start-watch-cache");
+            bootstrap::ensure_system_namespaces(&state).await;
+            state.health().mark_done("poststarthook/bootstrap-namespaces");
+        }
+    };
+    tokio::spawn(startup);
+    if !config.compaction_interval.is_zero() {
+        tokio::spawn(compaction::run(config.store.clone(), config.compaction_interval, shutdown.clone()));
+    }
+    server::serve(listener, &config, router, shutdown).await
+}
+
+/// Builds the router without TLS, for in-process handler tests.
+pub fn test_router(state: AppState) -> axum::Router {
+    handlers::router(state)
+}

@@ -51,6 +51,8 @@ pub enum WatchStart {
 /// The events of one watch: first those already known, then live ones. `next` returns None
 /// when the watch was closed (buffer overflow, resync, or shutdown); the client re-watches.
 pub struct WatchStream {
+    /// The revision the watch starts from: a snapshot's revision, or the requested one.
+    pub start_revision: i64,
     initial: VecDeque<Arc<Event>>,
     live: mpsc::Receiver<Result<Arc<Event>, StorageError>>,
     /// The history watch's pump task, if this watch reads etcd directly.
@@ -58,6 +60,11 @@ pub struct WatchStream {
 }
 
 impl WatchStream {
+    /// How many already-known events (a snapshot or a replay) are still to be read.
+    pub fn pending_initial(&self) -> usize {
+        self.initial.len()
+    }
+
     pub async fn next(&mut self) -> Option<Result<Arc<Event>, StorageError>> {
         if let Some(e) = self.initial.pop_front() {
             return Some(Ok(e));
@@ -185,18 +192,18 @@ impl Cacher {
                     .collect();
                 let after = st.last_rev;
                 st.slots.push(Slot { prefix: prefix.to_string(), after, tx });
-                Ok(WatchStream { initial, live: rx, pump: None })
+                Ok(WatchStream { start_revision: after, initial, live: rx, pump: None })
             }
             WatchStart::After(rev) if st.synced && rev >= st.window_start => {
                 let initial = st.ring.iter().filter(|e| e.revision > rev && e.key.starts_with(prefix)).cloned().collect();
                 let after = rev.max(st.last_rev);
                 st.slots.push(Slot { prefix: prefix.to_string(), after, tx });
-                Ok(WatchStream { initial, live: rx, pump: None })
+                Ok(WatchStream { start_revision: rev, initial, live: rx, pump: None })
             }
             WatchStart::After(rev) => {
                 drop(st);
                 let pump = tokio::spawn(pump_history(self.store.clone(), prefix.to_string(), rev, tx));
-                Ok(WatchStream { initial: VecDeque::new(), live: rx, pump: Some(pump) })
+                Ok(WatchStream { start_revision: rev, initial: VecDeque::new(), live: rx, pump: Some(pump) })
             }
         }
     }

@@ -1,0 +1,27 @@
+//! Periodic compaction of etcd history, as upstream: each interval, compact to the revision
+//! recorded one interval earlier, so at least one interval of history is always kept.
+
+use std::time::Duration;
+
+use corekube_storage::Store;
+use tokio_util::sync::CancellationToken;
+
+pub async fn run(store: Store, interval: Duration, shutdown: CancellationToken) {
+    let mut recorded: i64 = 0;
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(interval) => {}
+        }
+        if recorded > 0 {
+            match store.compact(recorded).await {
+                Ok(()) => tracing::info!(revision = recorded, "compacted etcd history"),
+                Err(e) => tracing::warn!(revision = recorded, error = %e, "etcd compaction failed"),
+            }
+        }
+        match store.current_revision().await {
+            Ok(rev) => recorded = rev,
+            Err(e) => tracing::warn!(error = %e, "cannot read the etcd revision for compaction"),
+        }
+    }
+}

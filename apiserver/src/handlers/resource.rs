@@ -1,0 +1,215 @@
+//! Resource requests: parse the target, pick the verb from method and path, decode, and call
+//! the generic store. Handlers stay thin; semantics live in `crate::store`.
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use corekube_api::decode::{self, FieldValidation};
+use corekube_api::{meta, patch, ApiError};
+use serde_json::Value;
+
+use super::{body, watch};
+use crate::query::{ListParams, Query, WriteParams};
+use crate::request::{self, Target};
+use crate::state::AppState;
+use crate::store::{self, DeleteParams, Scope};
+
+pub async fn core(State(state): State<AppState>, Path(rest): Path<String>, method: Method, uri: Uri, headers: HeaderMap, body: Body) -> Response {
+    handle(state, "", "v1", &rest, method, uri, headers, body).await.unwrap_or_else(IntoResponse::into_response)
+}
+
+pub async fn grouped(
+    State(state): State<AppState>,
+    Path((group, version, rest)): Path<(String, String, String)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    handle(state, &group, &version, &rest, method, uri, headers, body).await.unwrap_or_else(IntoResponse::into_response)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn handle(
+    state: AppState,
+    group: &str,
+    version: &str,
+    rest: &str,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+    let target = request::parse(group, version, &segments)?;
+    let q = Query::parse(uri.query());
+    let scope = Scope { def: target.def, namespace: target.namespace.clone() };
+    if target.def.namespaced && target.namespace.is_none() && target.name.is_some() {
+        return Err(ApiError::PathNotFound);
+    }
+    let verb_allowed = |verb: &str| if target.def.supports(verb) { Ok(()) } else { Err(ApiError::MethodNotAllowed) };
+    match (&method, &target.name) {
+        (&Method::GET, Some(name)) => {
+            verb_allowed("get")?;
+            Ok(json(StatusCode::OK, &store::get(state.store(), &scope, name).await?, &[]))
+        }
+        (&Method::GET, None) => {
+            let params = ListParams::parse(&q)?;
+            if params.watch {
+                verb_allowed("watch")?;
+                return watch::serve(state, scope, params).await;
+            }
+            verb_allowed("list")?;
+            Ok(json(StatusCode::OK, &store::list(&state, &scope, &params).await?, &[]))
+        }
+        (&Method::POST, None) => {
+            verb_allowed("create")?;
+            if target.def.namespaced && target.namespace.is_none() {
+                return Err(ApiError::MethodNotAllowed);
+            }
+            let params = WriteParams::parse(&q)?;
+            let bytes = body::read(&headers, body).await?;
+            let (obj, warnings) = decode_object(&target, &headers, &bytes, params.field_validation)?;
+            let created = store::create(&state, &scope, obj, params.dry_run).await?;
+            Ok(json(StatusCode::CREATED, &created, &warnings))
+        }
+        (&Method::PUT, Some(name)) => {
+            verb_allowed("update")?;
+            let params = WriteParams::parse(&q)?;
+            let bytes = body::read(&headers, body).await?;
+            let (obj, warnings) = decode_object(&target, &headers, &bytes, params.field_validation)?;
+            let updated = store::update(&state, &scope, name, target.subresource.as_deref(), params.dry_run, |_| Ok(obj.clone())).await?;
+            Ok(json(StatusCode::OK, &updated, &warnings))
+        }
+        (&Method::PATCH, Some(name)) => {
+            verb_allowed("patch")?;
+            let params = WriteParams::parse(&q)?;
+            let bytes = body::read(&headers, body).await?;
+            let kind = patch_kind(&headers)?;
+            let warnings = std::sync::Mutex::new(Vec::new());
+            let updated = store::update(&state, &scope, name, target.subresource.as_deref(), params.dry_run, |old| {
+                let patched = apply_patch(kind, old, &bytes)?;
+                let (obj, w) = normalize(&target, patched, &[], params.field_validation)?;
+                *warnings.lock().unwrap() = w;
+                Ok(obj)
+            })
+            .await?;
+            let warnings = warnings.into_inner().unwrap();
+            Ok(json(StatusCode::OK, &updated, &warnings))
+        }
+        (&Method::DELETE, Some(name)) => {
+            verb_allowed("delete")?;
+            let bytes = body::read(&headers, body).await?;
+            let params = DeleteParams::parse(&bytes, &q)?;
+            Ok(json(StatusCode::OK, &store::delete(&state, &scope, name, &params).await?, &[]))
+        }
+        (&Method::DELETE, None) => {
+            verb_allowed("deletecollection")?;
+            let bytes = body::read(&headers, body).await?;
+            let params = DeleteParams::parse(&bytes, &q)?;
+            let list = ListParams::parse(&q)?;
+            Ok(json(StatusCode::OK, &store::delete_collection(&state, &scope, &list, &params).await?, &[]))
+        }
+        _ => Err(ApiError::MethodNotAllowed),
+    }
+}
+
+/// Decodes a create/update body: media type, syntax, kind and apiVersion against the URL,
+/// unknown and duplicate fields per fieldValidation, and the typed round trip.
+fn decode_object(target: &Target, headers: &HeaderMap, bytes: &Bytes, policy: FieldValidation) -> Result<(Value, Vec<String>), ApiError> {
+    let format = decode::body_format(headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()))?;
+    let parsed = decode::parse_body(bytes, format)?;
+    normalize(target, parsed.value, &parsed.duplicates, policy)
+}
+
+fn normalize(target: &Target, mut obj: Value, duplicates: &[String], policy: FieldValidation) -> Result<(Value, Vec<String>), ApiError> {
+    let def = target.def;
+    let Some(map) = obj.as_object_mut() else {
+        return Err(ApiError::BadRequest("the body of the request must be a JSON object".into()));
+    };
+    // A subresource write of a different kind (none served yet) would check its own kind here.
+    let expected_version = def.api_version();
+    match map.get("apiVersion").and_then(|v| v.as_str()) {
+        None | Some("") => {
+            map.insert("apiVersion".into(), expected_version.clone().into());
+        }
+        Some(v) if v == expected_version => {}
+        Some(v) => {
+            return Err(ApiError::BadRequest(format!(
+                "the API version in the data ({v}) does not match the expected API version ({expected_version})"
+            )))
+        }
+    }
+    match map.get("kind").and_then(|v| v.as_str()) {
+        None | Some("") => {
+            map.insert("kind".into(), def.kind.into());
+        }
+        Some(k) if k == def.kind => {}
+        Some(k) => {
+            return Err(ApiError::BadRequest(format!("the kind in the data ({k}) does not match the expected kind ({})", def.kind)))
+        }
+    }
+    let normalized = (def.codec)(obj).map_err(|e| ApiError::BadRequest(format!("{} in version \"{}\" cannot be handled as a {}: {e}", def.kind, def.version, def.kind)))?;
+    let warnings = decode::field_policy(policy, &normalized.unknown, duplicates)?;
+    let obj = normalized.value;
+    if let (Some(body_ns), Some(url_ns)) = (meta::namespace(&obj), &target.namespace) {
+        if body_ns != url_ns {
+            return Err(ApiError::BadRequest("the namespace of the provided object does not match the namespace sent on the request".into()));
+        }
+    }
+    Ok((obj, warnings))
+}
+
+#[derive(Clone, Copy)]
+enum PatchKind {
+    Json,
+    Merge,
+}
+
+fn patch_kind(headers: &HeaderMap) -> Result<PatchKind, ApiError> {
+    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    match ct.split(';').next().unwrap_or("").trim() {
+        "application/json-patch+json" => Ok(PatchKind::Json),
+        "application/merge-patch+json" => Ok(PatchKind::Merge),
+        other => Err(ApiError::UnsupportedMediaType(format!(
+            "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json (got {other:?})"
+        ))),
+    }
+}
+
+/// Applies a patch to the current object. Unless the patch itself sets a resourceVersion, the
+/// result carries none, so the update is unconditional and retried on conflicts.
+fn apply_patch(kind: PatchKind, old: &Value, patch_bytes: &[u8]) -> Result<Value, ApiError> {
+    let (mut patched, sets_rv) = match kind {
+        PatchKind::Json => {
+            let out = patch::apply_json_patch(old, patch_bytes)?;
+            let ops: Vec<Value> = serde_json::from_slice(patch_bytes).unwrap_or_default();
+            let sets = ops.iter().any(|op| op.get("path").and_then(|p| p.as_str()) == Some("/metadata/resourceVersion"));
+            (out, sets)
+        }
+        PatchKind::Merge => {
+            let out = patch::apply_merge_patch(old, patch_bytes)?;
+            let p: Value = serde_json::from_slice(patch_bytes).unwrap_or_default();
+            (out, p.pointer("/metadata/resourceVersion").is_some_and(|v| !v.is_null()))
+        }
+    };
+    if !sets_rv {
+        meta::remove(&mut patched, "resourceVersion");
+    }
+    Ok(patched)
+}
+
+/// A JSON response, with `Warning` headers for anything the request got away with.
+pub fn json(status: StatusCode, body: &Value, warnings: &[String]) -> Response {
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    let mut resp = (status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response();
+    for w in warnings {
+        let escaped = w.replace('\\', "\\\\").replace('"', "\\\"");
+        if let Ok(v) = HeaderValue::from_str(&format!("299 - \"{escaped}\"")) {
+            resp.headers_mut().append(header::WARNING, v);
+        }
+    }
+    resp
+}

@@ -1,0 +1,171 @@
+//! Per-resource strategies: what the generic store does differently for each kind on create,
+//! update, status writes and delete. Everything not named here follows the generic rules.
+
+mod event;
+mod namespace;
+mod pod;
+
+use corekube_api::{validation, ApiError, Cause, ResourceDef};
+use serde_json::Value;
+
+pub use namespace::{is_protected_namespace, is_terminating};
+
+/// Kinds whose `metadata.generation` counts spec changes.
+fn tracks_generation(def: &ResourceDef) -> bool {
+    matches!((def.group, def.kind), ("", "Pod") | ("apps", "Deployment") | ("apps", "ReplicaSet"))
+}
+
+/// The stored object in the form this API serves (events.k8s.io events are stored as core).
+pub fn to_served(def: &ResourceDef, stored: Value) -> Value {
+    if def.is_converted_view() {
+        event::to_events_v1(stored)
+    } else {
+        stored
+    }
+}
+
+/// A served-form object in its stored form, normalised through the stored kind's type.
+pub fn to_stored(def: &ResourceDef, served: Value) -> Result<Value, ApiError> {
+    if !def.is_converted_view() {
+        return Ok(served);
+    }
+    let core = event::to_core(served);
+    (def.storage_def().codec)(core).map(|n| n.value).map_err(ApiError::BadRequest)
+}
+
+/// Server-owned fields of a new object, after defaults.
+pub fn prepare_for_create(def: &ResourceDef, obj: &mut Value) {
+    let storage = def.storage_def();
+    corekube_api::defaults::apply_defaults(storage.group, storage.kind, obj);
+    if tracks_generation(storage) {
+        corekube_api::meta::set(obj, "generation", 1.into());
+    }
+    match (storage.group, storage.kind) {
+        ("", "Pod") => pod::prepare_for_create(obj),
+        ("", "Namespace") => namespace::prepare_for_create(obj),
+        // Status is written by controllers through /status, never by the creator.
+        ("apps", "Deployment") | ("apps", "ReplicaSet") | ("", "Service") => {
+            obj["status"] = serde_json::json!({});
+        }
+        ("", "PersistentVolume") | ("", "PersistentVolumeClaim") => {
+            obj["status"] = serde_json::json!({"phase": "Pending"});
+        }
+        _ => {}
+    }
+}
+
+/// Merges what an update may change into the old object: the main resource keeps the old
+/// status, the status subresource keeps everything but status.
+pub fn prepare_for_update(def: &ResourceDef, subresource: Option<&str>, new: &mut Value, old: &Value) {
+    let storage = def.storage_def();
+    match subresource {
+        Some("status") => {
+            let status = new.get("status").cloned();
+            let mut merged = old.clone();
+            match status {
+                Some(s) => merged["status"] = s,
+                None => {
+                    if let Some(o) = merged.as_object_mut() {
+                        o.remove("status");
+                    }
+                }
+            }
+            // The resourceVersion precondition comes from the request.
+            if let Some(rv) = corekube_api::meta::resource_version(new).map(String::from) {
+                corekube_api::meta::set(&mut merged, "resourceVersion", rv.into());
+            }
+            *new = merged;
+        }
+        Some("finalize") => {
+            // Only spec.finalizers may change through namespaces/{name}/finalize.
+            let finalizers = new.pointer("/spec/finalizers").cloned();
+            let mut merged = old.clone();
+            merged["spec"]["finalizers"] = finalizers.unwrap_or(Value::Array(vec![]));
+            *new = merged;
+        }
+        _ => {
+            corekube_api::defaults::apply_defaults(storage.group, storage.kind, new);
+            if def.has_status() {
+                match old.get("status") {
+                    Some(s) => new["status"] = s.clone(),
+                    None => {
+                        if let Some(o) = new.as_object_mut() {
+                            o.remove("status");
+                        }
+                    }
+                }
+            }
+            if storage.kind == "Namespace" && storage.group.is_empty() {
+                namespace::prepare_for_update(new, old);
+            }
+        }
+    }
+    // Server-owned metadata never changes through an update.
+    for field in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"] {
+        match corekube_api::meta::meta(old).and_then(|m| m.get(field)).cloned() {
+            Some(v) => corekube_api::meta::set(new, field, v),
+            None => corekube_api::meta::remove(new, field),
+        }
+    }
+    if tracks_generation(storage) && new.get("spec") != old.get("spec") {
+        let g = corekube_api::meta::generation(old);
+        corekube_api::meta::set(new, "generation", (g + 1).into());
+    }
+}
+
+pub fn validate_create(def: &ResourceDef, obj: &Value) -> Vec<Cause> {
+    let storage = def.storage_def();
+    validation::validate_create(storage.group, storage.kind, obj)
+}
+
+pub fn validate_update(def: &ResourceDef, subresource: Option<&str>, new: &Value, old: &Value) -> Vec<Cause> {
+    let storage = def.storage_def();
+    match subresource {
+        Some("status") => validation::validate_status_update(storage.group, storage.kind, new, old),
+        _ => validation::validate_update(storage.group, storage.kind, new, old),
+    }
+}
+
+/// What a DELETE does to an object that has no finalizers holding it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum DeletePlan {
+    /// Remove it from storage now.
+    Immediate,
+    /// Set deletionTimestamp this many seconds ahead; the node's kubelet removes it.
+    Graceful(i64),
+    /// Mark it Terminating; a controller empties and removes it.
+    Terminate,
+}
+
+pub fn delete_plan(def: &ResourceDef, obj: &Value, grace_seconds: Option<i64>) -> DeletePlan {
+    let storage = def.storage_def();
+    match (storage.group, storage.kind) {
+        ("", "Pod") => pod::delete_plan(obj, grace_seconds),
+        ("", "Namespace") => namespace::delete_plan(obj),
+        _ => DeletePlan::Immediate,
+    }
+}
+
+/// Applies a delete plan that keeps the object, returning the object to store.
+pub fn mark_deleting(def: &ResourceDef, obj: &Value, plan: &DeletePlan) -> Value {
+    let mut obj = obj.clone();
+    let grace = match plan {
+        DeletePlan::Graceful(s) => *s,
+        _ => 0,
+    };
+    if corekube_api::meta::deletion_timestamp(&obj).is_none() {
+        corekube_api::meta::set(&mut obj, "deletionTimestamp", corekube_api::meta::rfc3339_in(grace).into());
+        corekube_api::meta::set(&mut obj, "deletionGracePeriodSeconds", grace.into());
+    } else if let DeletePlan::Graceful(s) = plan {
+        // A second delete may only shorten the grace period.
+        let current = corekube_api::meta::meta(&obj).and_then(|m| m.get("deletionGracePeriodSeconds")).and_then(|g| g.as_i64()).unwrap_or(i64::MAX);
+        if *s < current {
+            corekube_api::meta::set(&mut obj, "deletionTimestamp", corekube_api::meta::rfc3339_in(*s).into());
+            corekube_api::meta::set(&mut obj, "deletionGracePeriodSeconds", (*s).into());
+        }
+    }
+    if matches!(plan, DeletePlan::Terminate) && def.storage_def().kind == "Namespace" {
+        obj["status"]["phase"] = "Terminating".into();
+    }
+    obj
+}

@@ -1,0 +1,178 @@
+//! Create and update (PUT, PATCH and the status subresource share one path): server-set
+//! metadata, defaults, validation, namespace lifecycle, preconditions and compare-and-swap.
+
+use corekube_api::{meta, ApiError};
+use corekube_storage::StorageError;
+use serde_json::Value;
+
+use super::{get_stored, Scope};
+use crate::registry;
+use crate::state::AppState;
+
+/// How many times an update without a resourceVersion precondition is retried on a conflict.
+const MAX_CONFLICT_RETRIES: usize = 5;
+
+/// Letters upstream's generateName suffix draws from (no vowels, no look-alike digits).
+const NAME_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+
+fn generated_suffix() -> String {
+    use rand::Rng;
+    let mut rng = rand::rng();
+    (0..5).map(|_| NAME_ALPHABET[rng.random_range(0..NAME_ALPHABET.len())] as char).collect()
+}
+
+/// Refuses writes into a namespace that does not exist (404) or is terminating (403).
+pub(crate) async fn check_namespace(state: &AppState, scope: &Scope, name: &str) -> Result<(), ApiError> {
+    let Some(ns) = scope.namespace.as_deref() else { return Ok(()) };
+    let ns_def = corekube_api::registry::find("", "v1", "namespaces").expect("namespaces are served");
+    let ns_scope = Scope { def: ns_def, namespace: None };
+    let found = match state.cacher(ns_def).snapshot(&ns_scope.key(ns)).0.into_iter().find(|o| meta::name(o) == ns) {
+        Some(o) => Some((*o).clone()),
+        // The cache may not have seen a namespace created a moment ago; ask etcd.
+        None => state.store().get(&ns_scope.key(ns)).await.map_err(|e| ns_scope.storage_error(ns, e))?,
+    };
+    match found {
+        None => Err(ns_scope.not_found(ns)),
+        Some(o) if registry::is_terminating(&o) => Err(ApiError::Forbidden {
+            resource: scope.def.group_resource(),
+            name: name.to_string(),
+            message: format!(
+                "{} \"{name}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated",
+                scope.def.group_resource()
+            ),
+        }),
+        Some(_) => Ok(()),
+    }
+}
+
+/// Creates an object from a decoded body (served form, namespace already checked against the
+/// URL). Returns the stored object in served form.
+pub async fn create(state: &AppState, scope: &Scope, body: Value, dry_run: bool) -> Result<Value, ApiError> {
+    let mut obj = registry::to_stored(scope.def, body)?;
+    if meta::resource_version(&obj).is_some() {
+        return Err(ApiError::Internal("resourceVersion should not be set on objects to be created".into()));
+    }
+    match &scope.namespace {
+        Some(ns) => meta::set(&mut obj, "namespace", ns.clone().into()),
+        None => meta::remove(&mut obj, "namespace"),
+    }
+    if meta::name(&obj).is_empty() && !meta::generate_name(&obj).is_empty() {
+        let name = format!("{}{}", meta::generate_name(&obj), generated_suffix());
+        meta::set(&mut obj, "name", name.into());
+    }
+    meta::set(&mut obj, "uid", uuid::Uuid::new_v4().to_string().into());
+    meta::set(&mut obj, "creationTimestamp", meta::now_rfc3339().into());
+    for field in ["deletionTimestamp", "deletionGracePeriodSeconds", "generation", "selfLink"] {
+        meta::remove(&mut obj, field);
+    }
+    registry::prepare_for_create(scope.def, &mut obj);
+    let name = meta::name(&obj).to_string();
+    let causes = registry::validate_create(scope.def, &obj);
+    if !causes.is_empty() {
+        return Err(invalid(scope, &name, causes));
+    }
+    check_namespace(state, scope, &name).await?;
+    if dry_run {
+        return Ok(registry::to_served(scope.def, obj));
+    }
+    let stored = state.store().create(&scope.key(&name), &obj).await.map_err(|e| scope.storage_error(&name, e))?;
+    Ok(registry::to_served(scope.def, stored))
+}
+
+pub(crate) fn invalid(scope: &Scope, name: &str, causes: Vec<corekube_api::Cause>) -> ApiError {
+    ApiError::Invalid { group: scope.def.group.to_string(), kind: scope.def.kind.to_string(), name: name.to_string(), causes }
+}
+
+/// Updates `name` with the object `compute` derives from the current one (both served form):
+/// the request body for PUT, the patched object for PATCH. A resourceVersion in the result
+/// that differs from the current one is a 409; without one, conflicts are retried.
+pub async fn update<F>(
+    state: &AppState,
+    scope: &Scope,
+    name: &str,
+    subresource: Option<&str>,
+    dry_run: bool,
+    compute: F,
+) -> Result<Value, ApiError>
+where
+    F: Fn(&Value) -> Result<Value, ApiError>,
+{
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let old = get_stored(state.store(), scope, name).await?;
+        let old_rv: i64 = meta::resource_version(&old).and_then(|r| r.parse().ok()).unwrap_or(0);
+        let requested = compute(&registry::to_served(scope.def, old.clone()))?;
+        let mut new = registry::to_stored(scope.def, requested)?;
+        check_identity(scope, name, &mut new)?;
+        let precondition = meta::resource_version(&new).map(String::from);
+        if let Some(rv) = &precondition {
+            if rv.parse::<i64>().ok() != Some(old_rv) {
+                return Err(scope.conflict(name));
+            }
+        }
+        registry::prepare_for_update(scope.def, subresource, &mut new, &old);
+        meta::set(&mut new, "resourceVersion", old_rv.to_string().into());
+        let causes = registry::validate_update(scope.def, subresource, &new, &old);
+        if !causes.is_empty() {
+            return Err(invalid(scope, name, causes));
+        }
+        if new == old {
+            // A no-op write changes nothing, not even the resourceVersion.
+            return Ok(registry::to_served(scope.def, old));
+        }
+        if dry_run {
+            return Ok(registry::to_served(scope.def, new));
+        }
+        // Removing the last finalizer of an object being deleted completes the deletion.
+        let finishing = meta::deletion_timestamp(&new).is_some() && meta::finalizers(&new).is_empty() && is_finalizer_done(scope, &new);
+        let result = if finishing {
+            state.store().delete(&scope.key(name), Some(old_rv)).await.map(|(_, rev)| {
+                let mut gone = new.clone();
+                meta::set(&mut gone, "resourceVersion", rev.to_string().into());
+                gone
+            })
+        } else {
+            state.store().update(&scope.key(name), &new, old_rv).await
+        };
+        match result {
+            Ok(stored) => return Ok(registry::to_served(scope.def, stored)),
+            Err(StorageError::Conflict { .. }) if precondition.is_none() && attempt < MAX_CONFLICT_RETRIES => continue,
+            Err(e) => return Err(scope.storage_error(name, e)),
+        }
+    }
+}
+
+/// A namespace still waiting for its contents to be removed (spec.finalizers) is not done
+/// even when metadata.finalizers is empty.
+fn is_finalizer_done(scope: &Scope, obj: &Value) -> bool {
+    if scope.def.storage_def().kind == "Namespace" {
+        return obj.pointer("/spec/finalizers").and_then(|f| f.as_array()).map(|f| f.is_empty()).unwrap_or(true);
+    }
+    true
+}
+
+/// The body must name the object of the URL, in the URL's namespace.
+fn check_identity(scope: &Scope, name: &str, new: &mut Value) -> Result<(), ApiError> {
+    let body_name = meta::name(new).to_string();
+    if body_name.is_empty() {
+        meta::set(new, "name", name.into());
+    } else if body_name != name {
+        return Err(ApiError::BadRequest(format!(
+            "the name of the object ({body_name}) does not match the name on the URL ({name})"
+        )));
+    }
+    match (meta::namespace(new).map(String::from), &scope.namespace) {
+        (Some(body_ns), Some(url_ns)) if &body_ns != url_ns => Err(ApiError::BadRequest(
+            "the namespace of the provided object does not match the namespace sent on the request".into(),
+        )),
+        (_, Some(url_ns)) => {
+            meta::set(new, "namespace", url_ns.clone().into());
+            Ok(())
+        }
+        (_, None) => {
+            meta::remove(new, "namespace");
+            Ok(())
+        }
+    }
+}

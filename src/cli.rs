@@ -1,0 +1,90 @@
+//! Command-line flags. Defaults are the secure, single-machine ones.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "corekube", version, about = "A miniature Kubernetes in one binary")]
+pub struct Cli {
+    /// Log verbosity: error, warn, info, debug or trace (RUST_LOG overrides it).
+    #[arg(long, global = true, default_value = "info")]
+    pub log_level: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+impl Cli {
+    pub fn log_filter(&self) -> String {
+        // Dependencies stay quiet unless asked for; corekube logs at the chosen level.
+        format!("warn,corekube={0},corekube_apiserver={0},corekube_storage={0}", self.log_level)
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Runs the control plane: the API server, with its own etcd unless --etcd-servers is given.
+    Server(ServerOptions),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServerOptions {
+    /// Where certificates, the admin kubeconfig and the managed etcd's data live.
+    #[arg(long, default_value = "/var/lib/corekube")]
+    pub data_dir: PathBuf,
+    /// The HTTPS port of the API server.
+    #[arg(long, default_value_t = 6443)]
+    pub secure_port: u16,
+    /// The address the API server listens on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind_address: IpAddr,
+    /// Comma-separated client URLs of an existing etcd cluster; without it corekube starts and
+    /// supervises its own etcd on loopback.
+    #[arg(long, value_delimiter = ',')]
+    pub etcd_servers: Vec<String>,
+    /// How often etcd history is compacted (e.g. 5m, 30s; 0 disables).
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub etcd_compaction_interval: Duration,
+}
+
+/// Parses `90`, `90s`, `5m`, `1h` or `250ms`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: u64 = num.parse().map_err(|_| format!("invalid duration {s:?}"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "s" => Ok(Duration::from_secs(n)),
+        "m" => Ok(Duration::from_secs(n * 60)),
+        "h" => Ok(Duration::from_secs(n * 3600)),
+        _ => Err(format!("invalid duration unit in {s:?} (use ms, s, m or h)")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
+        assert_eq!(parse_duration("0").unwrap(), Duration::ZERO);
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert!(parse_duration("5d").is_err());
+        assert!(parse_duration("x").is_err());
+    }
+
+    #[test]
+    fn server_defaults_are_secure_and_local() {
+        let cli = Cli::parse_from(["corekube", "server"]);
+        let Command::Server(o) = cli.command;
+        assert_eq!(o.secure_port, 6443);
+        assert_eq!(o.bind_address.to_string(), "127.0.0.1");
+        assert!(o.etcd_servers.is_empty());
+    }
+}

@@ -1,0 +1,96 @@
+//! `corekube server`: the composition root. Readiness gates run in order: PKI and kubeconfig,
+//! etcd answering, then the API server; shutdown runs in reverse.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use corekube_storage::{CacherConfig, Store};
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::ServerOptions;
+use crate::etcd::{set_mode, ManagedEtcd};
+
+/// The admin identity written to admin.kubeconfig, as kubeadm's super-admin.conf.
+const ADMIN_USER: &str = "kubernetes-admin";
+const ADMIN_GROUP: &str = "system:masters";
+
+pub async fn run(opts: ServerOptions, shutdown: CancellationToken) -> Result<(), String> {
+    std::fs::create_dir_all(&opts.data_dir).map_err(|e| format!("cannot create {}: {e}", opts.data_dir.display()))?;
+    set_mode(&opts.data_dir, 0o700);
+
+    let pki = corekube_pki::load_or_create(&opts.data_dir.join("pki"), &[opts.bind_address.to_string()])
+        .map_err(|e| format!("PKI: {e}"))?;
+    let (admin_cert, admin_key) =
+        pki.client_cert("admin", ADMIN_USER, &[ADMIN_GROUP]).map_err(|e| format!("admin certificate: {e}"))?;
+    let server_url = format!("https://{}", SocketAddr::new(client_address(opts.bind_address), opts.secure_port));
+    let kubeconfig = opts.data_dir.join("admin.kubeconfig");
+    pki.write_kubeconfig(&kubeconfig, &server_url, ADMIN_USER, &admin_cert, &admin_key)
+        .map_err(|e| format!("writing {}: {e}", kubeconfig.display()))?;
+
+    let mut etcd_task = None;
+    let endpoints = if opts.etcd_servers.is_empty() {
+        let etcd = ManagedEtcd::start(&opts.data_dir.join("etcd")).await.map_err(|e| e.to_string())?;
+        tracing::info!(url = %etcd.client_url, "managed etcd is ready");
+        let url = etcd.client_url.clone();
+        // etcd stops after the API server: it gets its own token, cancelled at the end.
+        let etcd_stop = CancellationToken::new();
+        let failure = shutdown.clone();
+        let stop = etcd_stop.clone();
+        etcd_task = Some((
+            etcd_stop,
+            tokio::spawn(async move {
+                let r = etcd.supervise(stop).await;
+                if r.is_err() {
+                    failure.cancel();
+                }
+                r
+            }),
+        ));
+        vec![url]
+    } else {
+        opts.etcd_servers.clone()
+    };
+    let store = Store::connect(&endpoints).await.map_err(|e| format!("connecting to etcd at {endpoints:?}: {e}"))?;
+
+    let health = corekube_apiserver::Health::new(store.clone());
+    let config = corekube_apiserver::Config {
+        listen: SocketAddr::new(opts.bind_address, opts.secure_port),
+        serving_cert_pem: pki.serving_cert_pem.clone(),
+        serving_key_pem: pki.serving_key_pem.clone(),
+        client_ca_pem: pki.ca_cert_pem.clone(),
+        store,
+        compaction_interval: opts.etcd_compaction_interval,
+        cacher: CacherConfig::default(),
+    };
+    tracing::info!(kubeconfig = %kubeconfig.display(), "admin kubeconfig written");
+    let serve = {
+        let health = health.clone();
+        let shutdown = shutdown.clone();
+        async move {
+            shutdown.cancelled().await;
+            health.mark_shutting_down();
+        }
+    };
+    tokio::spawn(serve);
+    let served = corekube_apiserver::run(config, health, shutdown.clone()).await.map_err(|e| e.to_string());
+
+    let mut result = served;
+    if let Some((stop, task)) = etcd_task {
+        stop.cancel();
+        match tokio::time::timeout(Duration::from_secs(10), task).await {
+            Ok(Ok(Err(e))) => result = result.and(Err(e)),
+            Ok(_) => {}
+            Err(_) => tracing::warn!("etcd did not stop in time"),
+        }
+    }
+    result
+}
+
+/// The address clients use: an unspecified bind address is reached over loopback.
+fn client_address(bind: IpAddr) -> IpAddr {
+    if bind.is_unspecified() {
+        IpAddr::V4(Ipv4Addr::LOCALHOST)
+    } else {
+        bind
+    }
+}

@@ -1,0 +1,198 @@
+//! The storage contract, against a real etcd: revisions as resourceVersions, compare-and-swap,
+//! pinned paging, compaction, and the shared watch's delivery guarantees.
+
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use corekube_storage::{collection_prefix, object_key, Cacher, CacherConfig, EventType, StorageError, Store, WatchStart};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+struct Etcd {
+    _dir: tempfile::TempDir,
+    child: Child,
+    url: String,
+}
+
+impl Drop for Etcd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+async fn etcd() -> (Etcd, Store) {
+    let found = Command::new("sh").arg("-c").arg("command -v etcd").output().map(|o| o.status.success()).unwrap_or(false);
+    assert!(found, "etcd is not on PATH: install it (apt-get install etcd-server)");
+    let dir = tempfile::tempdir().unwrap();
+    let (c, p) = (port(), port());
+    let url = format!("http://127.0.0.1:{c}");
+    let peer = format!("http://127.0.0.1:{p}");
+    let mut cmd = Command::new("etcd");
+    cmd.args(["--name", "t", "--data-dir"])
+        .arg(dir.path().join("d"))
+        .args(["--listen-client-urls", &url, "--advertise-client-urls", &url, "--listen-peer-urls", &peer])
+        .args(["--initial-advertise-peer-urls", &peer, "--initial-cluster", &format!("t={peer}"), "--listen-metrics-urls", ""])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+    let child = cmd.spawn().unwrap();
+    let e = Etcd { _dir: dir, child, url: url.clone() };
+    for _ in 0..200 {
+        if let Ok(s) = Store::connect(&[url.clone()]).await {
+            if s.current_revision().await.is_ok() {
+                return (e, s);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("etcd at {} did not come up", e.url);
+}
+
+fn obj(name: &str, v: i64) -> serde_json::Value {
+    json!({"metadata": {"name": name, "namespace": "ns"}, "data": {"v": v}})
+}
+
+fn rv(o: &serde_json::Value) -> i64 {
+    o["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn writes_are_compare_and_swap_on_revisions() {
+    let (_e, s) = etcd().await;
+    let key = object_key("things", Some("ns"), "a");
+    let created = s.create(&key, &obj("a", 1)).await.unwrap();
+    assert!(matches!(s.create(&key, &obj("a", 2)).await, Err(StorageError::AlreadyExists)));
+    let got = s.get(&key).await.unwrap().unwrap();
+    assert_eq!(rv(&got), rv(&created));
+    let updated = s.update(&key, &obj("a", 3), rv(&created)).await.unwrap();
+    assert!(rv(&updated) > rv(&created));
+    assert!(matches!(s.update(&key, &obj("a", 4), rv(&created)).await, Err(StorageError::Conflict { .. })));
+    assert!(matches!(s.delete(&key, Some(rv(&created))).await, Err(StorageError::Conflict { .. })));
+    let (last, del_rev) = s.delete(&key, Some(rv(&updated))).await.unwrap();
+    assert_eq!(last["data"]["v"], 3);
+    assert!(del_rev > rv(&updated));
+    assert!(s.get(&key).await.unwrap().is_none());
+    assert!(matches!(s.delete(&key, None).await, Err(StorageError::NotFound)));
+    assert!(matches!(s.update(&key, &obj("a", 5), 1).await, Err(StorageError::NotFound)));
+}
+
+#[tokio::test]
+async fn pages_are_read_at_one_revision() {
+    let (_e, s) = etcd().await;
+    for i in 0..5 {
+        s.create(&object_key("things", Some("ns"), &format!("o{i}")), &obj(&format!("o{i}"), i)).await.unwrap();
+    }
+    // A sibling prefix must not leak into the namespace's range.
+    s.create(&object_key("things", Some("ns2"), "x"), &obj("x", 0)).await.unwrap();
+    let prefix = collection_prefix("things", Some("ns"));
+    let first = s.list(&prefix, 0, None, Some(2)).await.unwrap();
+    assert_eq!((first.items.len(), first.remaining), (2, 3));
+    s.create(&object_key("things", Some("ns"), "o9"), &obj("o9", 9)).await.unwrap();
+    let rest = s.list(&prefix, first.revision, first.last_key.as_deref(), None).await.unwrap();
+    let names: Vec<&str> = rest.items.iter().map(|o| o["metadata"]["name"].as_str().unwrap()).collect();
+    assert_eq!(names, vec!["o2", "o3", "o4"]);
+    assert_eq!(rest.revision, first.revision);
+    let latest = s.list(&prefix, 0, None, None).await.unwrap();
+    assert_eq!(latest.items.len(), 6);
+    let future = s.list(&prefix, latest.revision + 100, None, None).await;
+    assert!(matches!(future, Err(StorageError::FutureRevision { .. })), "{future:?}");
+    s.compact(latest.revision).await.unwrap();
+    let old = s.list(&prefix, first.revision, None, None).await;
+    assert!(matches!(old, Err(StorageError::Compacted { .. })), "{old:?}");
+    assert_eq!(s.compacted_revision().await.unwrap(), latest.revision);
+}
+
+async fn next_event(w: &mut corekube_storage::WatchStream) -> std::sync::Arc<corekube_storage::Event> {
+    loop {
+        let e = tokio::time::timeout(Duration::from_secs(10), w.next()).await.expect("event in time").expect("open").expect("ok");
+        if e.kind != EventType::Bookmark {
+            return e;
+        }
+    }
+}
+
+#[tokio::test]
+async fn shared_watch_delivers_every_change_in_order() {
+    let (_e, s) = etcd().await;
+    let cancel = CancellationToken::new();
+    let key = object_key("things", Some("ns"), "a");
+    let created = s.create(&key, &obj("a", 1)).await.unwrap();
+    let cacher = Cacher::start(s.clone(), "things", CacherConfig::default(), cancel.clone());
+    let prefix = collection_prefix("things", Some("ns"));
+    for _ in 0..200 {
+        if cacher.is_synced() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut snap = cacher.watch(&prefix, WatchStart::Snapshot).await.unwrap();
+    let mut from_create = cacher.watch(&prefix, WatchStart::After(rv(&created))).await.unwrap();
+    let first = next_event(&mut snap).await;
+    assert_eq!((first.kind, first.object["data"]["v"].as_i64()), (EventType::Added, Some(1)));
+    let u = s.update(&key, &obj("a", 2), rv(&created)).await.unwrap();
+    s.delete(&key, Some(rv(&u))).await.unwrap();
+    for w in [&mut snap, &mut from_create] {
+        let m = next_event(w).await;
+        assert_eq!((m.kind, m.object["data"]["v"].as_i64()), (EventType::Modified, Some(2)));
+        assert_eq!(m.prev.as_ref().unwrap()["data"]["v"], 1);
+        let d = next_event(w).await;
+        assert_eq!(d.kind, EventType::Deleted);
+        assert_eq!(d.object["data"]["v"], 2, "a deletion carries the last state");
+        assert!(d.revision > m.revision);
+        assert_eq!(d.object["metadata"]["resourceVersion"], d.revision.to_string());
+    }
+    // A watch from the creation revision, opened after everything happened, replays it all.
+    let mut late = cacher.watch(&prefix, WatchStart::After(rv(&created))).await.unwrap();
+    assert_eq!(next_event(&mut late).await.kind, EventType::Modified);
+    assert_eq!(next_event(&mut late).await.kind, EventType::Deleted);
+    cancel.cancel();
+}
+
+#[tokio::test]
+async fn slow_watchers_are_closed_and_old_ones_read_history() {
+    let (_e, s) = etcd().await;
+    let cancel = CancellationToken::new();
+    let config = CacherConfig { ring_capacity: 4, watcher_buffer: 3, progress_interval: Duration::from_secs(60) };
+    let start_rev = s.current_revision().await.unwrap();
+    let cacher = Cacher::start(s.clone(), "things", config, cancel.clone());
+    for _ in 0..200 {
+        if cacher.is_synced() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let prefix = collection_prefix("things", None);
+    let mut slow = cacher.watch(&prefix, WatchStart::Snapshot).await.unwrap();
+    for i in 0..10 {
+        s.create(&object_key("things", Some("ns"), &format!("o{i}")), &obj(&format!("o{i}"), i)).await.unwrap();
+    }
+    // The watcher never read, so it was closed after its buffer filled; nothing was skipped.
+    let mut got = 0;
+    while let Ok(Some(item)) = tokio::time::timeout(Duration::from_secs(5), slow.next()).await {
+        item.unwrap();
+        got += 1;
+    }
+    assert_eq!(got, 3, "the closed watcher received exactly its buffer, then ended");
+    // From before the ring's window: served from etcd history, complete and in order.
+    let mut old = cacher.watch(&prefix, WatchStart::After(start_rev)).await.unwrap();
+    for i in 0..10 {
+        let e = next_event(&mut old).await;
+        assert_eq!(e.object["data"]["v"], i);
+    }
+    s.compact(s.current_revision().await.unwrap()).await.unwrap();
+    let mut gone = cacher.watch(&prefix, WatchStart::After(start_rev)).await.unwrap();
+    let err = tokio::time::timeout(Duration::from_secs(5), gone.next()).await.unwrap().unwrap();
+    assert!(matches!(err, Err(StorageError::Compacted { .. })));
+    cancel.cancel();
+}

@@ -1,0 +1,226 @@
+//! Wire-level behaviour checked with raw requests through a kube-rs client: status codes and
+//! Status bodies for bad input, preconditions, field validation, dry run and authentication.
+//! After every rejected request, what was stored is unchanged.
+
+mod common;
+
+use common::{namespace, shared};
+use serde_json::json;
+
+fn cm(name: &str) -> Vec<u8> {
+    serde_json::to_vec(&json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"k": "v"}})).unwrap()
+}
+
+#[tokio::test]
+async fn bad_input_gets_the_right_status_and_changes_nothing() {
+    let c = shared();
+    let ns = namespace(c, "badinput");
+    let coll = format!("/api/v1/namespaces/{ns}/configmaps");
+    let (s, _) = c.raw("POST", &coll, Some("application/json"), cm("keep")).await;
+    assert_eq!(s, 201);
+    let before = c.raw("GET", &format!("{coll}/keep"), None, vec![]).await.1;
+
+    let (s, body) = c.raw("POST", &coll, Some("application/json"), b"{not json".to_vec()).await;
+    assert_eq!((s, body["reason"].as_str()), (400, Some("BadRequest")), "{body}");
+    assert_eq!(body["kind"], "Status");
+
+    let (s, body) = c.raw("POST", &coll, Some("text/plain"), cm("x")).await;
+    assert_eq!((s, body["reason"].as_str()), (415, Some("UnsupportedMediaType")), "{body}");
+
+    let big = serde_json::to_vec(&json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "big"}, "data": {"k": "x".repeat(3 * 1024 * 1024 + 10)}})).unwrap();
+    let (s, body) = c.raw("POST", &coll, Some("application/json"), big).await;
+    assert_eq!(s, 413, "{body}");
+
+    let deployment = serde_json::to_vec(&json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}})).unwrap();
+    let (s, body) = c.raw("POST", &coll, Some("application/json"), deployment).await;
+    assert_eq!(s, 400, "{body}");
+
+    let other_ns = serde_json::to_vec(&json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "n", "namespace": "elsewhere"}})).unwrap();
+    let (s, body) = c.raw("POST", &coll, Some("application/json"), other_ns).await;
+    assert_eq!(s, 400, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("does not match the namespace"), "{body}");
+
+    let (s, body) = c.raw("PUT", &format!("{coll}/keep"), Some("application/json"), b"[]".to_vec()).await;
+    assert_eq!(s, 400, "{body}");
+
+    let (s, body) = c.raw("PATCH", &format!("{coll}/keep"), Some("application/strategic-merge-patch+xml"), b"{}".to_vec()).await;
+    assert_eq!(s, 415, "{body}");
+
+    let (s, body) = c.raw("GET", "/api/v1/namespaces/x/bogus", None, vec![]).await;
+    assert_eq!((s, body["reason"].as_str()), (404, Some("NotFound")), "{body}");
+
+    let (s, body) = c.raw("GET", &format!("{coll}/nope"), None, vec![]).await;
+    assert_eq!((s, body["message"].as_str()), (404, Some("configmaps \"nope\" not found")), "{body}");
+    assert_eq!(body["details"]["kind"], "configmaps");
+
+    let after = c.raw("GET", &format!("{coll}/keep"), None, vec![]).await.1;
+    assert_eq!(before, after, "a rejected request changed a stored object");
+    let list = c.raw("GET", &coll, None, vec![]).await.1;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1, "{list}");
+}
+
+#[tokio::test]
+async fn stale_resource_version_is_a_conflict() {
+    let c = shared();
+    let ns = namespace(c, "conflict");
+    let coll = format!("/api/v1/namespaces/{ns}/configmaps");
+    let (_, created) = c.raw("POST", &coll, Some("application/json"), cm("c")).await;
+    let mut first = created.clone();
+    first["data"]["k"] = json!("one");
+    let (s, updated) = c.raw("PUT", &format!("{coll}/c"), Some("application/json"), serde_json::to_vec(&first).unwrap()).await;
+    assert_eq!(s, 200, "{updated}");
+    assert_ne!(updated["metadata"]["resourceVersion"], created["metadata"]["resourceVersion"]);
+    let mut stale = created.clone();
+    stale["data"]["k"] = json!("two");
+    let (s, body) = c.raw("PUT", &format!("{coll}/c"), Some("application/json"), serde_json::to_vec(&stale).unwrap()).await;
+    assert_eq!((s, body["reason"].as_str()), (409, Some("Conflict")), "{body}");
+    assert!(body["message"].as_str().unwrap().contains("the object has been modified"), "{body}");
+    let now = c.raw("GET", &format!("{coll}/c"), None, vec![]).await.1;
+    assert_eq!(now["data"]["k"], "one");
+    let with_rv = serde_json::to_vec(&json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "r", "resourceVersion": "5"}})).unwrap();
+    let (s, _) = c.raw("POST", &coll, Some("application/json"), with_rv).await;
+    assert_eq!(s, 500);
+}
+
+#[tokio::test]
+async fn field_validation_strict_warn_and_ignore() {
+    let c = shared();
+    let ns = namespace(c, "fieldval");
+    let coll = format!("/api/v1/namespaces/{ns}/configmaps");
+    let body = br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"s","name":"s"},"data":{"k":"v"},"spec":{"foo":1}}"#.to_vec();
+    let (s, resp) = c.raw("POST", &format!("{coll}?fieldValidation=Strict"), Some("application/json"), body.clone()).await;
+    assert_eq!(s, 400, "{resp}");
+    let msg = resp["message"].as_str().unwrap();
+    assert!(msg.contains("duplicate field \"metadata.name\"") && msg.contains("unknown field \"spec\""), "{msg}");
+    let (s, resp) = c.raw("POST", &format!("{coll}?fieldValidation=Ignore"), Some("application/json"), body).await;
+    assert_eq!(s, 201, "{resp}");
+    assert!(resp.get("spec").is_none());
+}
+
+#[tokio::test]
+async fn dry_run_validates_without_storing() {
+    let c = shared();
+    let ns = namespace(c, "dryrun");
+    let coll = format!("/api/v1/namespaces/{ns}/configmaps");
+    let (s, body) = c.raw("POST", &format!("{coll}?dryRun=All"), Some("application/json"), cm("ghost")).await;
+    assert_eq!(s, 201, "{body}");
+    let (s, _) = c.raw("GET", &format!("{coll}/ghost"), None, vec![]).await;
+    assert_eq!(s, 404);
+    c.raw("POST", &coll, Some("application/json"), cm("real")).await;
+    let (s, _) = c.raw("DELETE", &format!("{coll}/real?dryRun=All"), None, vec![]).await;
+    assert_eq!(s, 200);
+    let (s, _) = c.raw("GET", &format!("{coll}/real"), None, vec![]).await;
+    assert_eq!(s, 200);
+    let (s, _) = c.raw("POST", &format!("{coll}?dryRun=Bogus"), Some("application/json"), cm("x")).await;
+    assert_eq!(s, 400);
+}
+
+#[tokio::test]
+async fn delete_preconditions_are_checked() {
+    let c = shared();
+    let ns = namespace(c, "precond");
+    let coll = format!("/api/v1/namespaces/{ns}/configmaps");
+    c.raw("POST", &coll, Some("application/json"), cm("p")).await;
+    let opts = serde_json::to_vec(&json!({"preconditions": {"uid": "not-the-uid"}})).unwrap();
+    let (s, body) = c.raw("DELETE", &format!("{coll}/p"), Some("application/json"), opts).await;
+    assert_eq!(s, 409, "{body}");
+    let (s, _) = c.raw("GET", &format!("{coll}/p"), None, vec![]).await;
+    assert_eq!(s, 200);
+}
+
+#[tokio::test]
+async fn list_resource_version_rules() {
+    let c = shared();
+    let ns = namespace(c, "rvrules");
+    let coll = format!("/api/v1/namespaces/{ns}/configmaps");
+    let (s, body) = c.raw("GET", &format!("{coll}?resourceVersionMatch=Exact"), None, vec![]).await;
+    assert_eq!(s, 422, "{body}");
+    let (s, body) = c.raw("GET", &format!("{coll}?resourceVersion=0&resourceVersionMatch=Exact"), None, vec![]).await;
+    assert_eq!(s, 422, "{body}");
+    let (_, first) = c.raw("POST", &coll, Some("application/json"), cm("a")).await;
+    let rv = first["metadata"]["resourceVersion"].as_str().unwrap().to_string();
+    c.raw("POST", &coll, Some("application/json"), cm("b")).await;
+    let (s, exact) = c.raw("GET", &format!("{coll}?resourceVersion={rv}&resourceVersionMatch=Exact"), None, vec![]).await;
+    assert_eq!(s, 200, "{exact}");
+    assert_eq!(exact["items"].as_array().unwrap().len(), 1, "the list at the first create's revision has one item");
+    assert_eq!(exact["metadata"]["resourceVersion"], rv.as_str());
+    let (s, latest) = c.raw("GET", &format!("{coll}?resourceVersion=0"), None, vec![]).await;
+    assert_eq!(s, 200);
+    assert!(latest["items"].as_array().unwrap().len() <= 2);
+    let (s, body) = c.raw("GET", &format!("{coll}?resourceVersion=999999999"), None, vec![]).await;
+    assert_eq!(s, 504, "{body}");
+}
+
+#[tokio::test]
+async fn requests_without_a_client_certificate_are_unauthorized() {
+    let c = shared();
+    // A client that trusts the server but presents no certificate.
+    let kc = kube::config::Kubeconfig::read_from(c.kubeconfig()).unwrap();
+    let mut cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await.unwrap();
+    cfg.auth_info = Default::default();
+    let client = kube::Client::try_from(cfg).unwrap();
+    let req = http::Request::get("/api/v1/namespaces").body(Vec::<u8>::new()).unwrap();
+    let resp = client.send(req.map(kube::client::Body::from)).await.unwrap();
+    assert_eq!(resp.status().as_u16(), 401);
+    let req = http::Request::get("/healthz").body(Vec::<u8>::new()).unwrap();
+    let resp = client.send(req.map(kube::client::Body::from)).await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    // A certificate from a CA the cluster does not trust is refused at the TLS layer.
+    let stranger = rcgen::generate_simple_self_signed(vec!["intruder".to_string()]).unwrap();
+    let kc = kube::config::Kubeconfig::read_from(c.kubeconfig()).unwrap();
+    let mut cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await.unwrap();
+    cfg.auth_info.client_certificate_data = Some(base64_encode(stranger.cert.pem().as_bytes()));
+    cfg.auth_info.client_key_data = Some(base64_encode(stranger.signing_key.serialize_pem().as_bytes()).into());
+    let client = kube::Client::try_from(cfg).unwrap();
+    let req = http::Request::get("/api/v1/namespaces").body(Vec::<u8>::new()).unwrap();
+    let refused = client.send(req.map(kube::client::Body::from)).await;
+    assert!(refused.map(|r| r.status().as_u16() == 401).unwrap_or(true), "an untrusted certificate must not authenticate");
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = ((b[0] as u32) << 16) | ((b[1] as u32) << 8) | b[2] as u32;
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn watch_with_label_selector_reports_transitions() {
+    use futures::StreamExt;
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use kube::api::{Api, WatchEvent, WatchParams};
+    let c = shared();
+    let ns = namespace(c, "transitions");
+    let client = c.client().await;
+    let api: Api<ConfigMap> = Api::namespaced(client, &ns);
+    let created: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "t", "labels": {"sel": "no"}}})).unwrap();
+    let created = api.create(&Default::default(), &created).await.unwrap();
+    let rv = created.metadata.resource_version.clone().unwrap();
+    let mut stream = api.watch(&WatchParams::default().labels("sel=yes"), &rv).await.unwrap().boxed();
+    let patch = |v: &str| kube::api::Patch::Merge(json!({"metadata": {"labels": {"sel": v}}}));
+    api.patch("t", &Default::default(), &patch("yes")).await.unwrap();
+    api.patch("t", &Default::default(), &patch("no")).await.unwrap();
+    api.patch("t", &Default::default(), &patch("yes")).await.unwrap();
+    let mut kinds = Vec::new();
+    while kinds.len() < 3 {
+        let ev = tokio::time::timeout(std::time::Duration::from_secs(10), stream.next()).await.expect("event in time").unwrap().unwrap();
+        kinds.push(match ev {
+            WatchEvent::Added(_) => "ADDED",
+            WatchEvent::Modified(_) => "MODIFIED",
+            WatchEvent::Deleted(_) => "DELETED",
+            WatchEvent::Bookmark(_) => continue,
+            WatchEvent::Error(e) => panic!("{e:?}"),
+        });
+    }
+    assert_eq!(kinds, vec!["ADDED", "DELETED", "ADDED"]);
+}

@@ -1,0 +1,319 @@
+//! The API server driven by the real kubectl: health, discovery, create/get/list/watch/patch/
+//! delete for every served kind, selectors, paging, and bad input.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{example, namespace, shared, wait_until};
+
+#[test]
+fn healthz_verbose_lists_checks() {
+    let c = shared();
+    let out = c.ok(&["get", "--raw", "/healthz?verbose"]);
+    assert!(out.starts_with("[+]ping ok\n"), "{out}");
+    assert!(out.contains("[+]etcd ok\n"), "{out}");
+    assert!(out.contains("[+]poststarthook/bootstrap-namespaces ok\n"), "{out}");
+    assert!(out.ends_with("healthz check passed\n"), "{out}");
+    assert_eq!(c.ok(&["get", "--raw", "/readyz"]), "ok");
+    let ex = c.ok(&["get", "--raw", "/livez?verbose&exclude=etcd&exclude=nope"]);
+    assert!(ex.contains("[+]etcd excluded: ok\n"), "{ex}");
+    assert!(ex.contains("warn: some health checks cannot be excluded: no matches for \"nope\"\n"), "{ex}");
+    assert_eq!(c.ok(&["get", "--raw", "/readyz/etcd"]), "ok");
+    assert!(c.fails(&["get", "--raw", "/readyz/bogus"]).contains("NotFound"));
+}
+
+#[test]
+fn version_reports_the_served_kubernetes_minor() {
+    let c = shared();
+    let v: serde_json::Value = serde_json::from_str(&c.ok(&["get", "--raw", "/version"])).unwrap();
+    assert_eq!(v["major"], "1");
+    assert_eq!(v["minor"], "33");
+    let out = c.ok(&["version", "-o", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["serverVersion"]["minor"], "33");
+}
+
+#[test]
+fn system_namespaces_exist() {
+    let c = shared();
+    let out = c.ok(&["get", "namespaces", "-o", "name"]);
+    for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+        assert!(out.contains(&format!("namespace/{ns}\n")), "{out}");
+    }
+}
+
+#[test]
+fn api_resources_come_from_discovery() {
+    let c = shared();
+    let out = c.ok(&["api-resources", "--no-headers"]);
+    for needle in ["pods", "deployments", "storageclasses", "leases", "events"] {
+        assert!(out.contains(needle), "{needle} missing from:\n{out}");
+    }
+    let po = out.lines().find(|l| l.starts_with("pods ")).expect("pods row");
+    assert!(po.contains(" po ") && po.contains("true") && po.contains("Pod"), "{po}");
+    let short = c.ok(&["api-resources", "--api-group=apps", "-o", "name"]);
+    assert_eq!(short, "deployments.apps\nreplicasets.apps\n");
+    let versions = c.ok(&["api-versions"]);
+    for gv in ["v1\n", "apps/v1\n", "storage.k8s.io/v1\n", "coordination.k8s.io/v1\n", "events.k8s.io/v1\n"] {
+        assert!(versions.contains(gv), "{gv} missing: {versions}");
+    }
+}
+
+#[test]
+fn every_served_kind_can_be_created_read_and_deleted() {
+    let c = shared();
+    let ns = namespace(c, "kinds");
+    let namespaced = [
+        ("pod.yaml", "pod/web"),
+        ("service.yaml", "service/web"),
+        ("configmap.yaml", "configmap/settings"),
+        ("secret.yaml", "secret/credentials"),
+        ("serviceaccount.yaml", "serviceaccount/builder"),
+        ("endpoints.yaml", "endpoints/external-db"),
+        ("persistentvolumeclaim.yaml", "persistentvolumeclaim/data"),
+        ("podtemplate.yaml", "podtemplate/worker"),
+        ("deployment.yaml", "deployment.apps/web"),
+        ("replicaset.yaml", "replicaset.apps/cache"),
+        ("lease.yaml", "lease.coordination.k8s.io/leader"),
+        ("event.yaml", "event/web.started"),
+        ("events-k8s-io-event.yaml", "event.events.k8s.io/web.scheduled"),
+    ];
+    for (file, name) in namespaced {
+        let out = c.ok(&["create", "--validate=false", "-n", &ns, "-f", &example(file)]);
+        assert_eq!(out.trim(), format!("{name} created"), "{file}");
+        let got: serde_json::Value = serde_json::from_str(&c.ok(&["get", "-n", &ns, name, "-o", "json"])).unwrap();
+        assert_eq!(got["metadata"]["namespace"], ns.as_str(), "{file}");
+        assert!(got["metadata"]["uid"].as_str().is_some_and(|u| u.len() == 36), "{file}: {got}");
+        assert!(got["metadata"]["creationTimestamp"].as_str().is_some(), "{file}");
+        assert!(got["metadata"]["resourceVersion"].as_str().is_some_and(|r| r.parse::<i64>().is_ok()), "{file}");
+    }
+    // Core and events.k8s.io events are the same objects seen in two shapes.
+    let v1: serde_json::Value = serde_json::from_str(&c.ok(&["get", "-n", &ns, "events.events.k8s.io/web.started", "-o", "json"])).unwrap();
+    assert_eq!(v1["note"], "Started container web");
+    assert_eq!(v1["regarding"]["name"], "web");
+    let core: serde_json::Value = serde_json::from_str(&c.ok(&["get", "-n", &ns, "events.v1./web.scheduled", "-o", "json"])).unwrap();
+    assert_eq!(core["message"], "Successfully assigned web to node-a");
+    assert_eq!(core["involvedObject"]["name"], "web");
+    // Defaults and server-set status as upstream.
+    let pod: serde_json::Value = serde_json::from_str(&c.ok(&["get", "-n", &ns, "pod/web", "-o", "json"])).unwrap();
+    assert_eq!(pod["spec"]["restartPolicy"], "Always");
+    assert_eq!(pod["spec"]["schedulerName"], "default-scheduler");
+    assert_eq!(pod["status"]["phase"], "Pending");
+    assert_eq!(pod["metadata"]["generation"], 1);
+    let secret: serde_json::Value = serde_json::from_str(&c.ok(&["get", "-n", &ns, "secret/credentials", "-o", "json"])).unwrap();
+    assert_eq!(secret["data"]["password"], "czNjcjN0");
+
+    for (file, name) in [
+        ("node.yaml", "node/node-a"),
+        ("persistentvolume.yaml", "persistentvolume/local-data"),
+        ("storageclass.yaml", "storageclass.storage.k8s.io/local"),
+        ("namespace.yaml", "namespace/team-a"),
+    ] {
+        let out = c.ok(&["create", "--validate=false", "-f", &example(file)]);
+        assert_eq!(out.trim(), format!("{name} created"), "{file}");
+        c.ok(&["get", name]);
+    }
+    let node: serde_json::Value = serde_json::from_str(&c.ok(&["get", "node/node-a", "-o", "json"])).unwrap();
+    assert_eq!(node["status"]["capacity"]["cpu"], "4");
+    assert!(node["metadata"].get("namespace").is_none());
+
+    for (_, name) in namespaced {
+        let out = c.ok(&["delete", "-n", &ns, name]);
+        assert!(out.contains("deleted"), "{out}");
+        assert!(c.fails(&["get", "-n", &ns, name]).contains("NotFound"), "{name} still there");
+    }
+    for name in ["node/node-a", "persistentvolume/local-data", "storageclass/local"] {
+        c.ok(&["delete", name]);
+        assert!(c.fails(&["get", name]).contains("NotFound"));
+    }
+}
+
+#[test]
+fn get_lists_with_selectors_all_namespaces_and_chunks() {
+    let c = shared();
+    let ns = namespace(c, "listing");
+    for i in 0..5 {
+        let tier = if i % 2 == 0 { "even" } else { "odd" };
+        let manifest = format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{i}\n  labels:\n    tier: {tier}\n    idx: \"{i}\"\ndata:\n  k: v\n");
+        c.ok_stdin(&["create", "--validate=false", "-n", &ns, "-f", "-"], &manifest);
+    }
+    let names = |args: &[&str]| -> Vec<String> {
+        let mut a = vec!["get", "configmaps", "-n", ns.as_str(), "-o", "name"];
+        a.extend_from_slice(args);
+        let mut v: Vec<String> = c.ok(&a).lines().map(String::from).filter(|l| l.contains("cm-")).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names(&[]).len(), 5);
+    assert_eq!(names(&["-l", "tier=even"]), vec!["configmap/cm-0", "configmap/cm-2", "configmap/cm-4"]);
+    assert_eq!(names(&["-l", "tier!=even"]), vec!["configmap/cm-1", "configmap/cm-3"]);
+    assert_eq!(names(&["-l", "idx in (1,4)"]), vec!["configmap/cm-1", "configmap/cm-4"]);
+    assert_eq!(names(&["-l", "idx notin (1,4),tier"]).len(), 3);
+    assert!(names(&["-l", "!tier"]).is_empty());
+    assert_eq!(names(&["--field-selector", "metadata.name=cm-3"]), vec!["configmap/cm-3"]);
+    assert_eq!(names(&["--field-selector", "metadata.name!=cm-3"]).len(), 4);
+    assert_eq!(names(&["--chunk-size=2"]).len(), 5);
+    let err = c.fails(&["get", "configmaps", "-n", &ns, "--field-selector", "spec.bogus=1"]);
+    assert!(err.contains("field label not supported: spec.bogus"), "{err}");
+
+    let all = c.ok(&["get", "configmaps", "-A", "-o", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&all).unwrap();
+    let in_ns = v["items"].as_array().unwrap().iter().filter(|i| i["metadata"]["namespace"] == ns.as_str()).count();
+    assert_eq!(in_ns, 5);
+    let yaml = c.ok(&["get", "configmap", "cm-1", "-n", &ns, "-o", "yaml"]);
+    assert!(yaml.contains("name: cm-1") && yaml.contains("kind: ConfigMap"), "{yaml}");
+}
+
+#[test]
+fn paging_is_pinned_to_the_first_pages_revision() {
+    let c = shared();
+    let ns = namespace(c, "paging");
+    for i in 0..4 {
+        c.ok_stdin(&["create", "--validate=false", "-n", &ns, "-f", "-"], &format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: p-{i}\n"));
+    }
+    let first: serde_json::Value = serde_json::from_str(&c.ok(&["get", "--raw", &format!("/api/v1/namespaces/{ns}/configmaps?limit=2")])).unwrap();
+    assert_eq!(first["items"].as_array().unwrap().len(), 2);
+    assert_eq!(first["metadata"]["remainingItemCount"], 2);
+    let token = first["metadata"]["continue"].as_str().unwrap().to_string();
+    // A change after the first page is not seen by the rest of the same list.
+    c.ok_stdin(&["create", "--validate=false", "-n", &ns, "-f", "-"], "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: p-9\n");
+    let rest: serde_json::Value = serde_json::from_str(&c.ok(&[
+        "get", "--raw", &format!("/api/v1/namespaces/{ns}/configmaps?limit=10&continue={}", urlencode(&token)),
+    ]))
+    .unwrap();
+    let names: Vec<&str> = rest["items"].as_array().unwrap().iter().map(|i| i["metadata"]["name"].as_str().unwrap()).collect();
+    assert_eq!(names, vec!["p-2", "p-3"]);
+    assert_eq!(rest["metadata"]["resourceVersion"], first["metadata"]["resourceVersion"]);
+    assert!(rest["metadata"].get("continue").is_none());
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+}
+
+#[test]
+fn watch_sees_creates_updates_and_deletes() {
+    let c = shared();
+    let ns = namespace(c, "watching");
+    let mut child = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(c.kubeconfig())
+        .args(["get", "configmaps", "-n", &ns, "-w", "--output-watch-events", "-o", "jsonpath={.type} {.object.metadata.name} {.object.data.v}{\"\\n\"}"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // Give the watch time to open before changing anything; the events must arrive anyway.
+    std::thread::sleep(Duration::from_millis(800));
+    c.ok_stdin(&["create", "--validate=false", "-n", &ns, "-f", "-"], "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: w\ndata:\n  v: one\n");
+    c.ok(&["patch", "configmap", "w", "-n", &ns, "--type=merge", "-p", r#"{"data":{"v":"two"}}"#]);
+    c.ok(&["delete", "configmap", "w", "-n", &ns]);
+    let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while seen.len() < 3 && std::time::Instant::now() < deadline {
+        if let Ok(l) = rx.recv_timeout(Duration::from_millis(200)) {
+            seen.push(l);
+        }
+    }
+    let _ = child.kill();
+    assert_eq!(seen, vec!["ADDED w one", "MODIFIED w two", "DELETED w two"]);
+}
+
+#[test]
+fn label_annotate_and_patch() {
+    let c = shared();
+    let ns = namespace(c, "patching");
+    c.ok(&["create", "--validate=false", "-n", &ns, "-f", &example("configmap.yaml")]);
+    assert_eq!(c.ok(&["label", "-n", &ns, "configmap/settings", "env=prod"]).trim(), "configmap/settings labeled");
+    assert_eq!(c.ok(&["annotate", "-n", &ns, "configmap/settings", "owner=team-a"]).trim(), "configmap/settings annotated");
+    let got = c.ok(&["get", "-n", &ns, "configmap/settings", "-o", "jsonpath={.metadata.labels.env} {.metadata.annotations.owner}"]);
+    assert_eq!(got, "prod team-a");
+    c.ok(&["label", "-n", &ns, "configmap/settings", "env-"]);
+    assert_eq!(c.ok(&["get", "-n", &ns, "configmap/settings", "-o", "jsonpath={.metadata.labels.env}"]), "");
+    let merge = c.ok(&["patch", "-n", &ns, "configmap/settings", "--type=merge", "-p", r#"{"data":{"color":"red"}}"#]);
+    assert_eq!(merge.trim(), "configmap/settings patched");
+    let json = c.ok(&["patch", "-n", &ns, "configmap/settings", "--type=json", "-p", r#"[{"op":"remove","path":"/data/greeting"}]"#]);
+    assert_eq!(json.trim(), "configmap/settings patched");
+    assert_eq!(c.ok(&["get", "-n", &ns, "configmap/settings", "-o", "jsonpath={.data}"]), r#"{"color":"red"}"#);
+    let rv_before = c.ok(&["get", "-n", &ns, "configmap/settings", "-o", "jsonpath={.metadata.resourceVersion}"]);
+    let noop = c.ok(&["patch", "-n", &ns, "configmap/settings", "--type=merge", "-p", r#"{"data":{"color":"red"}}"#]);
+    assert_eq!(noop.trim(), "configmap/settings patched (no change)");
+    assert_eq!(c.ok(&["get", "-n", &ns, "configmap/settings", "-o", "jsonpath={.metadata.resourceVersion}"]), rv_before);
+    let failed = c.fails(&["patch", "-n", &ns, "configmap/settings", "--type=json", "-p", r#"[{"op":"test","path":"/data/color","value":"blue"}]"#]);
+    assert!(failed.contains("Invalid") || failed.contains("invalid"), "{failed}");
+}
+
+#[test]
+fn generation_counts_spec_changes_only() {
+    let c = shared();
+    let ns = namespace(c, "generation");
+    c.ok(&["create", "--validate=false", "-n", &ns, "-f", &example("deployment.yaml")]);
+    let generation = || c.ok(&["get", "-n", &ns, "deployment/web", "-o", "jsonpath={.metadata.generation}"]);
+    assert_eq!(generation(), "1");
+    c.ok(&["label", "-n", &ns, "deployment/web", "x=y"]);
+    assert_eq!(generation(), "1");
+    c.ok(&["patch", "-n", &ns, "deployment/web", "--type=merge", "-p", r#"{"spec":{"replicas":3}}"#]);
+    assert_eq!(generation(), "2");
+}
+
+#[test]
+fn finalizers_hold_deletion_until_removed() {
+    let c = shared();
+    let ns = namespace(c, "finalizers");
+    c.ok_stdin(
+        &["create", "--validate=false", "-n", &ns, "-f", "-"],
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: held\n  finalizers: [\"example.com/hold\"]\n",
+    );
+    c.ok(&["delete", "-n", &ns, "configmap/held", "--wait=false"]);
+    let ts = c.ok(&["get", "-n", &ns, "configmap/held", "-o", "jsonpath={.metadata.deletionTimestamp}"]);
+    assert!(!ts.is_empty(), "deletionTimestamp not set");
+    let err = c.fails(&["patch", "-n", &ns, "configmap/held", "--type=json", "-p", r#"[{"op":"add","path":"/metadata/finalizers/-","value":"example.com/more"}]"#]);
+    assert!(err.contains("no new finalizers"), "{err}");
+    c.ok(&["patch", "-n", &ns, "configmap/held", "--type=json", "-p", r#"[{"op":"remove","path":"/metadata/finalizers/0"}]"#]);
+    wait_until(Duration::from_secs(5), "finalized object to disappear", || !c.kubectl(&["get", "-n", &ns, "configmap/held"]).status.success());
+}
+
+#[test]
+fn namespace_deletion_marks_terminating_and_blocks_new_content() {
+    let c = shared();
+    let ns = namespace(c, "doomed");
+    c.ok(&["delete", "namespace", &ns, "--wait=false"]);
+    assert_eq!(c.ok(&["get", "namespace", &ns, "-o", "jsonpath={.status.phase}"]), "Terminating");
+    let err = c.fails(&["create", "--validate=false", "-n", &ns, "-f", &example("configmap.yaml")]);
+    assert!(err.contains("Forbidden") && err.contains("because it is being terminated"), "{err}");
+    let err = c.fails(&["create", "--validate=false", "-n", "no-such-namespace", "-f", &example("configmap.yaml")]);
+    assert!(err.contains("NotFound") && err.contains("namespaces \"no-such-namespace\" not found"), "{err}");
+    let err = c.fails(&["delete", "namespace", "kube-system"]);
+    assert!(err.contains("Forbidden"), "{err}");
+}
+
+#[test]
+fn invalid_objects_are_rejected_with_field_causes() {
+    let c = shared();
+    let ns = namespace(c, "invalid");
+    let manifest = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: broken\nspec:\n  containers:\n  - name: c\n";
+    let out = c.kubectl_with(&["create", "--validate=false", "-n", &ns, "-f", "-"], Some(manifest));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("The Pod \"broken\" is invalid"), "{err}");
+    assert!(err.contains("spec.containers[0].image: Required value"), "{err}");
+    let bad_name = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: Bad_Name\n";
+    let out = c.kubectl_with(&["create", "--validate=false", "-n", &ns, "-f", "-"], Some(bad_name));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("metadata.name: Invalid value: \"Bad_Name\""), "{err}");
+    let dup = c.kubectl_with(&["create", "--validate=false", "-n", &ns, "-f", &example("configmap.yaml")], None);
+    assert!(dup.status.success());
+    let again = c.fails(&["create", "--validate=false", "-n", &ns, "-f", &example("configmap.yaml")]);
+    assert!(again.contains("AlreadyExists") && again.contains("configmaps \"settings\" already exists"), "{again}");
+}

@@ -1,0 +1,92 @@
+//! Restart, shutdown, compaction and etcd failure, each on a cluster of its own.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{example, wait_until, Cluster};
+
+fn rv_of(c: &Cluster, ns: &str, obj: &str) -> String {
+    c.ok(&["get", "-n", ns, obj, "-o", "jsonpath={.metadata.resourceVersion}"])
+}
+
+#[test]
+fn restart_keeps_objects_and_resumes_watches_from_older_versions() {
+    let mut c = Cluster::start();
+    c.ok(&["create", "--validate=false", "-f", &example("namespace.yaml")]);
+    c.ok(&["create", "--validate=false", "-n", "team-a", "-f", &example("configmap.yaml")]);
+    let rv = rv_of(&c, "team-a", "configmap/settings");
+    c.ok(&["create", "--validate=false", "-n", "team-a", "-f", &example("secret.yaml")]);
+    c.ok(&["label", "-n", "team-a", "configmap/settings", "after=restart-test"]);
+    let uid_before = c.ok(&["get", "-n", "team-a", "configmap/settings", "-o", "jsonpath={.metadata.uid}"]);
+
+    let (took, status) = c.stop();
+    assert!(status.success(), "corekube exited with {status}");
+    assert!(took < Duration::from_secs(8), "graceful stop took {took:?}");
+    c.restart();
+
+    assert_eq!(c.ok(&["get", "-n", "team-a", "configmap/settings", "-o", "jsonpath={.metadata.uid}"]), uid_before);
+    assert_eq!(c.ok(&["get", "-n", "team-a", "secret/credentials", "-o", "name"]).trim(), "secret/credentials");
+    // A watch from before the restart gets every change since, in order.
+    let events = c.ok(&["get", "--raw", &format!("/api/v1/namespaces/team-a/configmaps?watch=1&resourceVersion={rv}&timeoutSeconds=2")]);
+    let lines: Vec<serde_json::Value> = events.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 1, "{events}");
+    assert_eq!(lines[0]["type"], "MODIFIED");
+    assert_eq!(lines[0]["object"]["metadata"]["labels"]["after"], "restart-test");
+}
+
+#[test]
+fn compacted_history_answers_410() {
+    let c = Cluster::start_with_external_etcd(&[]);
+    c.ok(&["create", "--validate=false", "-n", "default", "-f", &example("configmap.yaml")]);
+    let old = rv_of(&c, "default", "configmap/settings");
+    for i in 0..3 {
+        c.ok_stdin(&["create", "--validate=false", "-n", "default", "-f", "-"], &format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra-{i}\n"));
+    }
+    let page = c.ok(&["get", "--raw", "/api/v1/namespaces/default/configmaps?limit=1"]);
+    let token = serde_json::from_str::<serde_json::Value>(&page).unwrap()["metadata"]["continue"].as_str().unwrap().to_string();
+    c.etcd.as_ref().unwrap().compact_all();
+
+    let err = c.fails(&["get", "--raw", &format!("/api/v1/namespaces/default/configmaps?resourceVersion={old}&resourceVersionMatch=Exact")]);
+    assert!(err.contains("Expired") || err.contains("410") || err.contains("too old"), "{err}");
+    let enc: String = token.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect();
+    let err = c.fails(&["get", "--raw", &format!("/api/v1/namespaces/default/configmaps?limit=1&continue={enc}")]);
+    assert!(err.contains("continue parameter is too old"), "{err}");
+    // A watch from before the compaction ends with an in-stream 410.
+    let out = c.ok(&["get", "--raw", &format!("/api/v1/namespaces/default/configmaps?watch=1&resourceVersion={}&timeoutSeconds=5", old.parse::<i64>().unwrap() - 1)]);
+    let last: serde_json::Value = serde_json::from_str(out.lines().last().expect("an event")).unwrap();
+    assert_eq!(last["type"], "ERROR", "{out}");
+    assert_eq!(last["object"]["code"], 410);
+    assert_eq!(last["object"]["reason"], "Expired");
+}
+
+#[test]
+fn readiness_follows_etcd_and_recovers() {
+    let mut c = Cluster::start_with_external_etcd(&[]);
+    c.ok(&["create", "--validate=false", "-n", "default", "-f", &example("configmap.yaml")]);
+    c.etcd.as_mut().unwrap().stop();
+    wait_until(Duration::from_secs(10), "readyz to fail", || !c.kubectl(&["get", "--raw", "/readyz"]).status.success());
+    let out = c.kubectl(&["get", "--raw", "/readyz?verbose"]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("[-]etcd failed"), "{text}");
+    assert!(!c.kubectl(&["get", "--raw", "/livez/etcd"]).status.success());
+    c.etcd.as_mut().unwrap().restart();
+    wait_until(Duration::from_secs(20), "readyz to recover", || c.kubectl(&["get", "--raw", "/readyz"]).status.success());
+    assert_eq!(c.ok(&["get", "-n", "default", "configmap/settings", "-o", "name"]).trim(), "configmap/settings");
+    // Watches keep working through the shared etcd watch after it reconnects.
+    c.ok(&["label", "-n", "default", "configmap/settings", "back=yes"]);
+}
+
+#[test]
+fn managed_etcd_dying_stops_corekube_with_an_error() {
+    let mut c = Cluster::start();
+    let ports = std::fs::read_to_string(c.dir.path().join("data/etcd/ports")).expect("managed etcd ports file");
+    let client_port: u16 = ports.split_whitespace().next().unwrap().parse().unwrap();
+    let pids = std::process::Command::new("sh").arg("-c").arg(format!("pgrep -f 'listen-client-urls http://127.0.0.1:{client_port}'")).output().unwrap();
+    let pid = String::from_utf8_lossy(&pids.stdout).lines().next().expect("managed etcd pid").trim().to_string();
+    std::process::Command::new("kill").args(["-9", &pid]).status().unwrap();
+    wait_until(Duration::from_secs(15), "corekube to exit", || c.try_wait().is_some());
+    let status = c.try_wait().unwrap();
+    assert!(!status.success(), "corekube must fail when its etcd dies");
+    assert!(c.log().contains("managed etcd exited unexpectedly"), "{}", c.log());
+}

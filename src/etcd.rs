@@ -2,7 +2,6 @@
 //! directory. Started before the API server, stopped after it; if it dies on its own, corekube
 //! reports it and stops with an error rather than serving without storage.
 
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;

@@ -4,6 +4,7 @@
 mod event;
 mod namespace;
 mod pod;
+mod secret;
 
 use corekube_api::{validation, ApiError, Cause, ResourceDef};
 use serde_json::Value;
@@ -43,6 +44,7 @@ pub fn prepare_for_create(def: &ResourceDef, obj: &mut Value) {
     match (storage.group, storage.kind) {
         ("", "Pod") => pod::prepare_for_create(obj),
         ("", "Namespace") => namespace::prepare_for_create(obj),
+        ("", "Secret") => secret::merge_string_data(obj),
         // Status is written by controllers through /status, never by the creator.
         ("apps", "Deployment") | ("apps", "ReplicaSet") | ("", "Service") => {
             obj["status"] = serde_json::json!({});
@@ -84,6 +86,9 @@ pub fn prepare_for_update(def: &ResourceDef, subresource: Option<&str>, new: &mu
             *new = merged;
         }
         _ => {
+            if storage.kind == "Service" && storage.group.is_empty() {
+                keep_allocated_service_fields(new, old);
+            }
             corekube_api::defaults::apply_defaults(storage.group, storage.kind, new);
             if def.has_status() {
                 match old.get("status") {
@@ -95,8 +100,10 @@ pub fn prepare_for_update(def: &ResourceDef, subresource: Option<&str>, new: &mu
                     }
                 }
             }
-            if storage.kind == "Namespace" && storage.group.is_empty() {
-                namespace::prepare_for_update(new, old);
+            match (storage.group, storage.kind) {
+                ("", "Namespace") => namespace::prepare_for_update(new, old),
+                ("", "Secret") => secret::merge_string_data(new),
+                _ => {}
             }
         }
     }
@@ -110,6 +117,17 @@ pub fn prepare_for_update(def: &ResourceDef, subresource: Option<&str>, new: &mu
     if tracks_generation(storage) && new.get("spec") != old.get("spec") {
         let g = corekube_api::meta::generation(old);
         corekube_api::meta::set(new, "generation", (g + 1).into());
+    }
+}
+
+/// Fields the server fills in when a Service is created stay as they were when an update
+/// leaves them out, as upstream's service REST keeps them.
+fn keep_allocated_service_fields(new: &mut Value, old: &Value) {
+    for field in ["clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"] {
+        let missing = new.pointer(&format!("/spec/{field}")).is_none_or(|v| v.is_null());
+        if let (true, Some(v)) = (missing, old.pointer(&format!("/spec/{field}"))) {
+            new["spec"][field] = v.clone();
+        }
     }
 }
 

@@ -105,7 +105,7 @@ pub async fn list(state: &AppState, scope: &Scope, params: &ListParams) -> Resul
             read_pages(state, scope, params, &prefix, t.rv, Some(start)).await.map_err(|e| expire_continue(scope, e))?
         }
         // "0": any recent state will do, so serve it from the watch cache (unpaged, as upstream).
-        (None, Some("0")) if params.limit.is_none() || true => {
+        (None, Some("0")) => {
             let (objs, rev) = state.cacher(scope.def).snapshot(&prefix);
             let items: Vec<Value> = objs.iter().filter(|o| matches(scope, params, o)).map(|o| (**o).clone()).collect();
             (items, rev, None, None)

@@ -48,7 +48,7 @@ pub enum ApiError {
     AlreadyExists { resource: GroupResource, name: String },
     #[error("Operation cannot be fulfilled on {resource} \"{name}\": {detail}")]
     Conflict { resource: GroupResource, name: String, detail: String },
-    #[error("{}", invalid_message(.kind, .name, .causes))]
+    #[error("{}", invalid_message(.group, .kind, .name, .causes))]
     Invalid { group: String, kind: String, name: String, causes: Vec<Cause> },
     #[error("{0}")]
     BadRequest(String),
@@ -80,7 +80,9 @@ pub enum ApiError {
     ServiceUnavailable(String),
 }
 
-fn invalid_message(kind: &str, name: &str, causes: &[Cause]) -> String {
+/// Upstream names the kind with its group: `Deployment.apps "web" is invalid`.
+fn invalid_message(group: &str, kind: &str, name: &str, causes: &[Cause]) -> String {
+    let kind = if group.is_empty() { kind.to_string() } else { format!("{kind}.{group}") };
     let parts: Vec<String> = causes
         .iter()
         .map(|c| if c.field.is_empty() { c.message.clone() } else { format!("{}: {}", c.field, c.message) })

@@ -65,6 +65,8 @@ pub enum BadValue {
     Int(i64),
     Bool(bool),
     Json(Value),
+    /// Already rendered, e.g. a Go struct whose fields keep declaration order.
+    Raw(String),
 }
 
 impl BadValue {
@@ -80,6 +82,7 @@ impl BadValue {
             BadValue::Int(i) => Some(i.to_string()),
             BadValue::Bool(b) => Some(b.to_string()),
             BadValue::Json(v) => Some(go_json(v)),
+            BadValue::Raw(s) => Some(s.clone()),
         }
     }
 }
@@ -238,10 +241,7 @@ impl FieldError {
     /// The message without the field name (`ErrorBody`).
     pub fn body(&self) -> String {
         let mut s = self.kind.words().to_string();
-        let shows_value = !matches!(
-            self.kind,
-            ErrorType::Required | ErrorType::Forbidden | ErrorType::TooLong | ErrorType::Internal
-        );
+        let shows_value = !matches!(self.kind, ErrorType::Required | ErrorType::Forbidden | ErrorType::TooLong | ErrorType::Internal);
         if shows_value {
             if let Some(v) = self.bad_value.render() {
                 let _ = write!(s, ": {v}");
@@ -297,6 +297,22 @@ pub fn go_quote(s: &str) -> String {
 pub fn go_json(v: &Value) -> String {
     let mut out = String::new();
     write_json(&mut out, v);
+    out
+}
+
+/// Encodes a Go struct: fields in the order given (Go keeps declaration order), each value
+/// encoded as `go_json` does.
+pub fn go_struct(fields: &[(&str, Value)]) -> String {
+    let mut out = String::from("{");
+    for (i, (name, v)) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_json_str(&mut out, name);
+        out.push(':');
+        write_json(&mut out, v);
+    }
+    out.push('}');
     out
 }
 
@@ -385,6 +401,10 @@ mod tests {
             (FieldError::invalid(&p, BadValue::Json(json!({"b": 1, "a": "<"})), "x"), "Invalid value: {\"a\":\"\\u003c\",\"b\":1}: x"),
             (FieldError::invalid(&p, BadValue::Json(Value::Null), "field is immutable"), "Invalid value: null: field is immutable"),
             (FieldError::invalid(&p, BadValue::Omit, "x"), "Invalid value: x"),
+            (
+                FieldError::invalid(&p, BadValue::Raw(go_struct(&[("Z", json!(1)), ("A", json!("&"))])), "x"),
+                "Invalid value: {\"Z\":1,\"A\":\"\\u0026\"}: x",
+            ),
             (FieldError::type_invalid(&p, "s", "x"), "Invalid value: \"s\": x"),
             (FieldError::not_supported(&p, "x", &["a", "b"]), "Unsupported value: \"x\": supported values: \"a\", \"b\""),
             (FieldError::not_supported(&p, "x", &[]), "Unsupported value: \"x\""),

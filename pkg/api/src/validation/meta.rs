@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
 use serde::Serialize;
 
-use super::field::{BadValue, FieldError, Path};
+use super::field::{go_json, go_struct, BadValue, FieldError, Path};
 use super::names;
 
 /// Upstream's `FieldImmutableErrorMsg`.
@@ -172,7 +172,9 @@ pub(crate) fn object_meta(meta: &ObjectMeta, namespaced: bool, rule: NameRule, k
         if namespace.is_empty() {
             errs.push(FieldError::required(&path.child("namespace"), ""));
         } else {
-            errs.extend(names::is_dns1123_label(namespace).into_iter().map(|m| FieldError::invalid(&path.child("namespace"), namespace, m)));
+            errs.extend(
+                names::is_dns1123_label(namespace).into_iter().map(|m| FieldError::invalid(&path.child("namespace"), namespace, m)),
+            );
         }
     } else if !namespace.is_empty() {
         errs.push(FieldError::forbidden(&path.child("namespace"), "not allowed on this type"));
@@ -208,7 +210,10 @@ pub(crate) fn object_meta_update(new: &ObjectMeta, old: &ObjectMeta, kube_names:
             let listed: Vec<String> = added.iter().map(|f| super::field::go_quote(f)).collect();
             errs.push(FieldError::forbidden(
                 &path.child("finalizers"),
-                format!("no new finalizers can be added if the object is being deleted, found new finalizers []string{{{}}}", listed.join(", ")),
+                format!(
+                    "no new finalizers can be added if the object is being deleted, found new finalizers []string{{{}}}",
+                    listed.join(", ")
+                ),
             ));
         }
     }
@@ -230,13 +235,19 @@ pub(crate) fn object_meta_update(new: &ObjectMeta, old: &ObjectMeta, kube_names:
         errs.extend(immutable(&new.deletion_timestamp, &old.deletion_timestamp, &path.child("deletionTimestamp")));
     }
     if old.deletion_grace_period_seconds.is_some() {
-        errs.extend(immutable(&new.deletion_grace_period_seconds, &old.deletion_grace_period_seconds, &path.child("deletionGracePeriodSeconds")));
+        errs.extend(immutable(
+            &new.deletion_grace_period_seconds,
+            &old.deletion_grace_period_seconds,
+            &path.child("deletionGracePeriodSeconds"),
+        ));
     }
     let labels = validate_labels(new.labels.as_ref(), &path.child("labels"));
     errs.extend(labels);
     errs.extend(validate_annotations(new.annotations.as_ref(), &path.child("annotations")));
     errs.extend(validate_owner_references(new.owner_references.as_deref().unwrap_or(&[]), &path.child("ownerReferences")));
     errs.extend(validate_managed_fields(new, &path.child("managedFields")));
+    // The registry re-runs the create-time finalizer checks on every update.
+    errs.extend(validate_finalizers(new.finalizers.as_deref().unwrap_or(&[]), &path.child("finalizers"), false));
     if kube_names {
         for (i, f) in new.finalizers.iter().flatten().enumerate() {
             errs.extend(kube_finalizer_name(f, &path.child("finalizers").index(i)));
@@ -256,10 +267,9 @@ pub fn validate_label_selector(selector: Option<&LabelSelector>, path: &Path) ->
             "In" | "NotIn" if values.is_empty() => {
                 errs.push(FieldError::required(&p.child("values"), "must be specified when `operator` is 'In' or 'NotIn'"))
             }
-            "Exists" | "DoesNotExist" if !values.is_empty() => errs.push(FieldError::forbidden(
-                &p.child("values"),
-                "may not be specified when `operator` is 'Exists' or 'DoesNotExist'",
-            )),
+            "Exists" | "DoesNotExist" if !values.is_empty() => {
+                errs.push(FieldError::forbidden(&p.child("values"), "may not be specified when `operator` is 'Exists' or 'DoesNotExist'"))
+            }
             "In" | "NotIn" | "Exists" | "DoesNotExist" => {}
             op => errs.push(FieldError::invalid(&p.child("operator"), op, "not a valid selector operator")),
         }
@@ -306,13 +316,26 @@ pub fn selector_matches(selector: Option<&LabelSelector>, labels: &BTreeMap<Stri
     (SelectorMatch::Requirements, ok)
 }
 
-/// The selector as Go prints it: empty fields omitted.
+/// The selector as Go prints it: `matchLabels` before `matchExpressions`, empty fields omitted.
 pub fn selector_value(selector: &LabelSelector) -> BadValue {
-    let mut v = serde_json::to_value(selector).unwrap_or_default();
-    if let Some(o) = v.as_object_mut() {
-        o.retain(|_, f| !(f.is_null() || f.as_object().is_some_and(|m| m.is_empty()) || f.as_array().is_some_and(|a| a.is_empty())));
+    let mut parts = Vec::new();
+    if let Some(labels) = selector.match_labels.as_ref().filter(|m| !m.is_empty()) {
+        parts.push(format!("\"matchLabels\":{}", go_json(&serde_json::to_value(labels).unwrap_or_default())));
     }
-    BadValue::Json(v)
+    if let Some(exprs) = selector.match_expressions.as_ref().filter(|e| !e.is_empty()) {
+        let rendered: Vec<String> = exprs
+            .iter()
+            .map(|e| {
+                let mut f = vec![("key", e.key.clone().into()), ("operator", e.operator.clone().into())];
+                if let Some(v) = e.values.as_ref().filter(|v| !v.is_empty()) {
+                    f.push(("values", serde_json::to_value(v).unwrap_or_default()));
+                }
+                go_struct(&f)
+            })
+            .collect();
+        parts.push(format!("\"matchExpressions\":[{}]", rendered.join(",")));
+    }
+    BadValue::Raw(format!("{{{}}}", parts.join(",")))
 }
 
 #[cfg(test)]

@@ -93,12 +93,17 @@ fn update_meta_cases() {
 fn label_selector_validation_and_matching() {
     let sel = |v: serde_json::Value| -> LabelSelector { serde_json::from_value(v).unwrap() };
     let p = Path::of(&["spec", "selector"]);
-    let bad = sel(json!({"matchExpressions": [{"key": "a", "operator": "In"}, {"key": "b", "operator": "Exists", "values": ["x"]}, {"key": "c", "operator": "Foo"}]}));
-    assert_eq!(messages(&validate_label_selector(Some(&bad), &p)), vec![
-        "spec.selector.matchExpressions[0].values: Required value: must be specified when `operator` is 'In' or 'NotIn'",
-        "spec.selector.matchExpressions[1].values: Forbidden: may not be specified when `operator` is 'Exists' or 'DoesNotExist'",
-        "spec.selector.matchExpressions[2].operator: Invalid value: \"Foo\": not a valid selector operator",
-    ]);
+    let bad = sel(
+        json!({"matchExpressions": [{"key": "a", "operator": "In"}, {"key": "b", "operator": "Exists", "values": ["x"]}, {"key": "c", "operator": "Foo"}]}),
+    );
+    assert_eq!(
+        messages(&validate_label_selector(Some(&bad), &p)),
+        vec![
+            "spec.selector.matchExpressions[0].values: Required value: must be specified when `operator` is 'In' or 'NotIn'",
+            "spec.selector.matchExpressions[1].values: Forbidden: may not be specified when `operator` is 'Exists' or 'DoesNotExist'",
+            "spec.selector.matchExpressions[2].operator: Invalid value: \"Foo\": not a valid selector operator",
+        ]
+    );
     let labels = BTreeMap::from([("app".to_string(), "web".to_string()), ("tier".to_string(), "fe".to_string())]);
     let cases = [
         (json!({"matchLabels": {"app": "web"}}), SelectorMatch::Requirements, true),

@@ -218,11 +218,7 @@ pub fn is_valid_percent(value: &str) -> Vec<String> {
     if !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()) {
         return Vec::new();
     }
-    vec![regex_error(
-        "a valid percent string must be a numeric string followed by an ending '%'",
-        PERCENT_FMT,
-        &["1%", "93%"],
-    )]
+    vec![regex_error("a valid percent string must be a numeric string followed by an ending '%'", PERCENT_FMT, &["1%", "93%"])]
 }
 
 pub fn is_valid_port_num(port: i64) -> Vec<String> {
@@ -354,7 +350,8 @@ mod tests {
         assert_eq!(is_dns1123_label(&"a".repeat(64)), vec!["must be no more than 63 characters"]);
         assert!(is_dns1035_label("abc-1").is_empty());
         assert_eq!(is_dns1035_label("1abc").len(), 1);
-        assert!(is_dns1035_label("1abc")[0].starts_with("a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character"));
+        assert!(is_dns1035_label("1abc")[0]
+            .starts_with("a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character"));
     }
 
     #[test]

@@ -5,8 +5,7 @@ use std::cmp::Ordering;
 const NANO: i128 = 1_000_000_000;
 
 /// Upstream's `ErrFormatWrong`.
-pub const FORMAT_ERROR: &str =
-    "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
+pub const FORMAT_ERROR: &str = "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
 
 /// How a quantity was written, which decides how it prints.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,13 +114,12 @@ impl Quantity {
         self.nanos % NANO == 0
     }
 
-    /// The value rounded up to a whole number, as `Quantity.Value()` returns it.
+    /// The value rounded away from zero to a whole number, as `Quantity.Value()` returns it.
     pub fn value(&self) -> i128 {
         let whole = self.nanos / NANO;
-        if self.nanos % NANO > 0 {
-            whole + 1
-        } else {
-            whole
+        match self.nanos % NANO {
+            0 => whole,
+            r => whole + r.signum(),
         }
     }
 
@@ -222,11 +220,20 @@ mod tests {
         assert!(q("2").is_integer());
         assert!(!q("1500m").is_integer());
         assert_eq!(q("1500m").value(), 2);
+        assert_eq!(q("-500m").value(), -1);
     }
 
     #[test]
     fn malformed_quantities() {
-        let cases = [("", FORMAT_ERROR), ("abc", FORMAT_ERROR), ("1..2", FORMAT_ERROR), ("1x", FORMAT_ERROR), ("1Kb", FORMAT_ERROR), ("1mi", "unable to parse quantity's suffix"), ("Gi", FORMAT_ERROR)];
+        let cases = [
+            ("", FORMAT_ERROR),
+            ("abc", FORMAT_ERROR),
+            ("1..2", FORMAT_ERROR),
+            ("1x", FORMAT_ERROR),
+            ("1Kb", FORMAT_ERROR),
+            ("1mi", "unable to parse quantity's suffix"),
+            ("Gi", FORMAT_ERROR),
+        ];
         for (input, want) in cases {
             assert_eq!(parse(input).unwrap_err(), want, "{input}");
         }

@@ -1,26 +1,52 @@
 //! Reading request bodies within upstream's 3 MiB limit.
 
+use std::time::Duration;
+
 use axum::body::Body;
 use axum::http::HeaderMap;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use corekube_api::ApiError;
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 
 /// Upstream's MaxRequestBodyBytes.
 pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
+
+/// How much of an oversized body is read and discarded so the client, still sending, sees the
+/// 413 instead of a broken connection; beyond this (or after DRAIN_TIME) the connection closes.
+const DRAIN_BYTES: usize = 32 * 1024 * 1024;
+const DRAIN_TIME: Duration = Duration::from_secs(10);
 
 fn too_large() -> ApiError {
     ApiError::RequestEntityTooLarge(format!("Request entity too large: limit is {MAX_BODY_BYTES}"))
 }
 
-pub async fn read(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
+pub async fn read(headers: &HeaderMap, mut body: Body) -> Result<Bytes, ApiError> {
     let declared = headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
-        return Err(too_large());
-    }
-    match Limited::new(body, MAX_BODY_BYTES).collect().await {
-        Ok(c) => Ok(c.to_bytes()),
-        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => Err(too_large()),
-        Err(e) => Err(ApiError::BadRequest(format!("error reading request body: {e}"))),
+    let mut buf = BytesMut::new();
+    let mut over = declared.is_some_and(|n| n > MAX_BODY_BYTES);
+    let mut seen = 0usize;
+    let drain = async {
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| ApiError::BadRequest(format!("error reading request body: {e}")))?;
+            let Ok(data) = frame.into_data() else { continue };
+            seen += data.len();
+            if seen > MAX_BODY_BYTES {
+                over = true;
+                buf.clear();
+            }
+            if over {
+                if seen > DRAIN_BYTES {
+                    break;
+                }
+                continue;
+            }
+            buf.extend_from_slice(&data);
+        }
+        Ok::<(), ApiError>(())
+    };
+    match tokio::time::timeout(DRAIN_TIME, drain).await {
+        Ok(Ok(())) if !over => Ok(buf.freeze()),
+        Ok(Err(e)) if !over => Err(e),
+        _ => Err(too_large()),
     }
 }

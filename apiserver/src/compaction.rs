@@ -3,10 +3,12 @@
 
 use std::time::Duration;
 
-use corekube_storage::Store;
 use tokio_util::sync::CancellationToken;
 
-pub async fn run(store: Store, interval: Duration, shutdown: CancellationToken) {
+use crate::state::AppState;
+
+pub async fn run(state: AppState, interval: Duration, shutdown: CancellationToken) {
+    let store = state.store().clone();
     let mut recorded: i64 = 0;
     loop {
         tokio::select! {
@@ -15,7 +17,12 @@ pub async fn run(store: Store, interval: Duration, shutdown: CancellationToken) 
         }
         if recorded > 0 {
             match store.compact(recorded).await {
-                Ok(()) => tracing::info!(revision = recorded, "compacted etcd history"),
+                Ok(()) => {
+                    tracing::info!(revision = recorded, "compacted etcd history");
+                    for cacher in state.0.cachers.values() {
+                        cacher.forget_before(recorded);
+                    }
+                }
                 Err(e) => tracing::warn!(revision = recorded, error = %e, "etcd compaction failed"),
             }
         }

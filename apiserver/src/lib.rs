@@ -71,7 +71,7 @@ pub async fn run(config: Config, health: Health, shutdown: CancellationToken) ->
     };
     tokio::spawn(startup);
     if !config.compaction_interval.is_zero() {
-        tokio::spawn(compaction::run(config.store.clone(), config.compaction_interval, shutdown.clone()));
+        tokio::spawn(compaction::run(state.clone(), config.compaction_interval, shutdown.clone()));
     }
     server::serve(listener, &config, router, shutdown).await
 }

@@ -176,6 +176,17 @@ impl Cacher {
         (items, st.last_rev)
     }
 
+    /// Forgets events etcd no longer has after a compaction to `compacted`, so a watch from
+    /// before it gets 410 here just as it would from etcd.
+    pub fn forget_before(&self, compacted: i64) {
+        let mut st = self.state.lock().unwrap();
+        let window_start = st.window_start.max(compacted - 1);
+        while st.ring.front().is_some_and(|e| e.revision <= window_start) {
+            st.ring.pop_front();
+        }
+        st.window_start = window_start;
+    }
+
     /// Opens a watch on the keys under `prefix`.
     pub async fn watch(&self, prefix: &str, start: WatchStart) -> Result<WatchStream, StorageError> {
         let (tx, rx) = mpsc::channel(self.watcher_buffer);

@@ -291,7 +291,7 @@ mod tests {
         let err = crate::ApiError::Invalid { group: "apps".into(), kind: "Deployment".into(), name: "web".into(), causes };
         assert_eq!(
             err.to_string(),
-            "Deployment \"web\" is invalid: [spec.selector: Required value, spec.template.metadata.labels: Invalid value: {\"app\":\"web\"}: `selector` does not match template `labels`]"
+            "Deployment.apps \"web\" is invalid: [spec.selector: Required value, spec.template.metadata.labels: Invalid value: {\"app\":\"web\"}: `selector` does not match template `labels`]"
         );
     }
 

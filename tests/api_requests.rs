@@ -92,9 +92,14 @@ async fn field_validation_strict_warn_and_ignore() {
     assert_eq!(s, 400, "{resp}");
     let msg = resp["message"].as_str().unwrap();
     assert!(msg.contains("duplicate field \"metadata.name\"") && msg.contains("unknown field \"spec\""), "{msg}");
-    let (s, resp) = c.raw("POST", &format!("{coll}?fieldValidation=Ignore"), Some("application/json"), body).await;
+    let (s, resp) = c.raw("POST", &format!("{coll}?fieldValidation=Ignore"), Some("application/json"), body.clone()).await;
     assert_eq!(s, 201, "{resp}");
     assert!(resp.get("spec").is_none());
+    let warned = body.iter().map(|b| *b as char).collect::<String>().replace("\"name\":\"s\",\"name\":\"s\"", "\"name\":\"w\"");
+    let (s, headers, resp) = c.raw_with_headers("POST", &coll, Some("application/json"), warned.into_bytes()).await;
+    assert_eq!(s, 201, "{resp}");
+    let warnings: Vec<&str> = headers.get_all("warning").iter().map(|v| v.to_str().unwrap()).collect();
+    assert_eq!(warnings, vec!["299 - \"unknown field \\\"spec\\\"\""], "Warn is the default policy");
 }
 
 #[tokio::test]

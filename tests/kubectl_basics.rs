@@ -321,3 +321,20 @@ fn invalid_objects_are_rejected_with_field_causes() {
     let again = c.fails(&["create", "--validate=false", "-n", &ns, "-f", &example("configmap.yaml")]);
     assert!(again.contains("AlreadyExists") && again.contains("configmaps \"settings\" already exists"), "{again}");
 }
+
+#[test]
+fn older_kubectl_minors_use_v2beta1_discovery() {
+    let c = shared();
+    for minor in [27, 29, 31] {
+        let out = std::process::Command::new(common::bundled_kubectl(minor))
+            .arg("--kubeconfig")
+            .arg(c.kubeconfig())
+            .arg("--cache-dir")
+            .arg(c.dir.path().join(format!("cache-{minor}")))
+            .args(["get", "namespaces", "kube-system", "-o", "name"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "kubectl 1.{minor}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "namespace/kube-system");
+    }
+}

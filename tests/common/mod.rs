@@ -231,6 +231,12 @@ impl Cluster {
 
     /// Sends a raw request and returns (status, body) without interpreting errors.
     pub async fn raw(&self, method: &str, path: &str, content_type: Option<&str>, body: Vec<u8>) -> (u16, serde_json::Value) {
+        let (status, _, body) = self.raw_with_headers(method, path, content_type, body).await;
+        (status, body)
+    }
+
+    /// Like `raw`, also returning the response headers.
+    pub async fn raw_with_headers(&self, method: &str, path: &str, content_type: Option<&str>, body: Vec<u8>) -> (u16, http::HeaderMap, serde_json::Value) {
         let client = self.client().await;
         let mut req = http::Request::builder().method(method).uri(path);
         if let Some(ct) = content_type {
@@ -239,8 +245,9 @@ impl Cluster {
         let req = req.body(body).unwrap();
         let resp = client.send(req.map(kube::client::Body::from)).await.expect("request sent");
         let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
         let bytes = http_body_util::BodyExt::collect(resp.into_body()).await.unwrap().to_bytes();
-        (status, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::String(String::from_utf8_lossy(&bytes).into())))
+        (status, headers, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::String(String::from_utf8_lossy(&bytes).into())))
     }
 
     pub fn https_url(&self) -> String {
@@ -341,4 +348,15 @@ pub fn shared() -> &'static Cluster {
 /// The path of a sample manifest in manifests/examples.
 pub fn example(name: &str) -> String {
     format!("{}/manifests/examples/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The bundled kubectl of one minor version (`kubectl.1.29` beside the real kubectl file).
+pub fn bundled_kubectl(minor: u32) -> PathBuf {
+    let real = std::fs::canonicalize(
+        String::from_utf8(Command::new("sh").arg("-c").arg("command -v kubectl").output().unwrap().stdout).unwrap().trim(),
+    )
+    .expect("kubectl on PATH");
+    let path = real.parent().unwrap().join(format!("kubectl.1.{minor}"));
+    assert!(path.exists(), "{} is missing: the kubectl package with bundled minors is required", path.display());
+    path
 }

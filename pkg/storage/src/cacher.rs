@@ -115,6 +115,9 @@ pub struct Cacher {
     watcher_buffer: usize,
 }
 
+/// How long a watch waits for the cacher's initial list.
+const SYNC_WAIT: Duration = Duration::from_secs(10);
+
 /// Tuning for a cacher; the defaults suit a single-node control plane.
 #[derive(Clone, Copy, Debug)]
 pub struct CacherConfig {
@@ -189,6 +192,14 @@ impl Cacher {
 
     /// Opens a watch on the keys under `prefix`.
     pub async fn watch(&self, prefix: &str, start: WatchStart) -> Result<WatchStream, StorageError> {
+        // A snapshot or replay before the initial list would be empty, then cut off by it.
+        if !self.is_synced() {
+            let mut rx = self.rev.clone();
+            let synced = tokio::time::timeout(SYNC_WAIT, rx.wait_for(|r| *r > 0)).await.map(|r| r.is_ok()).unwrap_or(false);
+            if !synced {
+                return Err(StorageError::Unavailable(format!("the watch cache of {} is not ready", self.resource)));
+            }
+        }
         let (tx, rx) = mpsc::channel(self.watcher_buffer);
         let mut st = self.state.lock().unwrap();
         match start {

@@ -196,3 +196,24 @@ async fn slow_watchers_are_closed_and_old_ones_read_history() {
     assert!(matches!(err, Err(StorageError::Compacted { .. })));
     cancel.cancel();
 }
+
+#[tokio::test]
+async fn quiet_watches_get_bookmarks_at_the_current_revision() {
+    let (_e, s) = etcd().await;
+    let cancel = CancellationToken::new();
+    let config = CacherConfig { progress_interval: Duration::from_millis(200), ..Default::default() };
+    let cacher = Cacher::start(s.clone(), "things", config, cancel.clone());
+    let mut w = cacher.watch(&collection_prefix("things", None), WatchStart::Snapshot).await.unwrap();
+    // A write to another resource moves etcd's revision; the bookmark reports it.
+    s.create(&object_key("others", None, "x"), &obj("x", 1)).await.unwrap();
+    let target = s.current_revision().await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let e = tokio::time::timeout_at(deadline, w.next()).await.expect("a bookmark in time").unwrap().unwrap();
+        if e.kind == EventType::Bookmark && e.revision >= target {
+            break;
+        }
+    }
+    assert!(cacher.wait_for_revision(target, Duration::from_secs(1)).await);
+    cancel.cancel();
+}

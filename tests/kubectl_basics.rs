@@ -338,3 +338,15 @@ fn older_kubectl_minors_use_v2beta1_discovery() {
         assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "namespace/kube-system");
     }
 }
+
+#[test]
+fn get_all_follows_the_all_category_and_short_names_work() {
+    let c = shared();
+    let ns = namespace(c, "category");
+    for file in ["pod.yaml", "service.yaml", "deployment.yaml", "replicaset.yaml", "configmap.yaml"] {
+        c.ok(&["create", "--validate=false", "-n", &ns, "-f", &example(file)]);
+    }
+    let all = c.ok(&["get", "all", "-n", &ns, "-o", "name"]);
+    assert_eq!(all, "pod/web\nservice/web\ndeployment.apps/web\nreplicaset.apps/cache\n");
+    assert_eq!(c.ok(&["get", "po,svc,deploy,rs,cm", "-n", &ns, "-o", "name"]).lines().count(), 5);
+}

@@ -20,9 +20,20 @@ fn restart_keeps_objects_and_resumes_watches_from_older_versions() {
     c.ok(&["label", "-n", "team-a", "configmap/settings", "after=restart-test"]);
     let uid_before = c.ok(&["get", "-n", "team-a", "configmap/settings", "-o", "jsonpath={.metadata.uid}"]);
 
+    // An open watch must not hold up a graceful stop; it ends cleanly with the server.
+    let mut watcher = std::process::Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(c.kubeconfig())
+        .args(["get", "configmaps", "-A", "-w"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
     let (took, status) = c.stop();
     assert!(status.success(), "corekube exited with {status}");
     assert!(took < Duration::from_secs(8), "graceful stop took {took:?}");
+    wait_until(Duration::from_secs(5), "the watching kubectl to see the stream end", || watcher.try_wait().unwrap().is_some());
     c.restart();
 
     assert_eq!(c.ok(&["get", "-n", "team-a", "configmap/settings", "-o", "jsonpath={.metadata.uid}"]), uid_before);
@@ -53,7 +64,9 @@ fn compacted_history_answers_410() {
     let err = c.fails(&["get", "--raw", &exact]);
     assert!(err.contains("Expired") && err.contains("too old"), "{err}");
     let enc: String = token.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect();
-    let err = c.fails(&["get", "--raw", &format!("/api/v1/namespaces/default/configmaps?limit=1&continue={enc}")]);
+    let cont = format!("/api/v1/namespaces/default/configmaps?limit=1&continue={enc}");
+    wait_until(Duration::from_secs(15), "the token's revision to be compacted", || !c.kubectl(&["get", "--raw", &cont]).status.success());
+    let err = c.fails(&["get", "--raw", &cont]);
     assert!(err.contains("continue parameter is too old"), "{err}");
     // A watch from before the compaction ends with an in-stream 410, from the shared watch's
     // memory and, after a restart, from etcd's history alike.

@@ -230,3 +230,26 @@ async fn watch_with_label_selector_reports_transitions() {
     }
     assert_eq!(kinds, vec!["ADDED", "DELETED", "ADDED"]);
 }
+
+#[tokio::test]
+async fn binding_assigns_a_pod_once() {
+    let c = shared();
+    let ns = namespace(c, "binding");
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}});
+    let (s, _) = c.raw("POST", &format!("/api/v1/namespaces/{ns}/pods"), Some("application/json"), serde_json::to_vec(&pod).unwrap()).await;
+    assert_eq!(s, 201);
+    let bind = |node: &str| serde_json::to_vec(&json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "p"}, "target": {"kind": "Node", "name": node}})).unwrap();
+    let url = format!("/api/v1/namespaces/{ns}/pods/p/binding");
+    let (s, body) = c.raw("POST", &url, Some("application/json"), bind("node-1")).await;
+    assert_eq!((s, body["status"].as_str()), (201, Some("Success")), "{body}");
+    let (_, got) = c.raw("GET", &format!("/api/v1/namespaces/{ns}/pods/p"), None, vec![]).await;
+    assert_eq!(got["spec"]["nodeName"], "node-1");
+    let scheduled = got["status"]["conditions"].as_array().unwrap().iter().find(|c| c["type"] == "PodScheduled").unwrap().clone();
+    assert_eq!(scheduled["status"], "True");
+    let (s, body) = c.raw("POST", &url, Some("application/json"), bind("node-2")).await;
+    assert_eq!(s, 409, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("already assigned to node \"node-1\""), "{body}");
+    // Nothing but a binding may move a pod.
+    let (s, _) = c.raw("PATCH", &format!("/api/v1/namespaces/{ns}/pods/p"), Some("application/merge-patch+json"), br#"{"spec":{"nodeName":"node-2"}}"#.to_vec()).await;
+    assert_eq!(s, 422);
+}

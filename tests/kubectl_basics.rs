@@ -350,3 +350,22 @@ fn get_all_follows_the_all_category_and_short_names_work() {
     assert_eq!(all, "pod/web\nservice/web\ndeployment.apps/web\nreplicaset.apps/cache\n");
     assert_eq!(c.ok(&["get", "po,svc,deploy,rs,cm", "-n", &ns, "-o", "name"]).lines().count(), 5);
 }
+
+#[test]
+fn scale_subresource_drives_replicas() {
+    let c = shared();
+    let ns = namespace(c, "scaling");
+    c.ok(&["create", "--validate=false", "-n", &ns, "-f", &example("deployment.yaml")]);
+    assert_eq!(c.ok(&["scale", "-n", &ns, "deployment/web", "--replicas=4"]).trim(), "deployment.apps/web scaled");
+    assert_eq!(c.ok(&["get", "-n", &ns, "deployment/web", "-o", "jsonpath={.spec.replicas}"]), "4");
+    // --current-replicas sends a PUT of the Scale without a Content-Type.
+    c.ok(&["scale", "-n", &ns, "deployment/web", "--current-replicas=4", "--replicas=1"]);
+    assert_eq!(c.ok(&["get", "-n", &ns, "deployment/web", "-o", "jsonpath={.spec.replicas}"]), "1");
+    let err = c.fails(&["scale", "-n", &ns, "deployment/web", "--current-replicas=7", "--replicas=2"]);
+    assert!(err.contains("Expected replicas to be 7, was 1"), "{err}");
+    let scale: serde_json::Value = serde_json::from_str(&c.ok(&["get", "--raw", &format!("/apis/apps/v1/namespaces/{ns}/deployments/web/scale")])).unwrap();
+    assert_eq!((scale["kind"].as_str(), scale["status"]["selector"].as_str()), (Some("Scale"), Some("app=web")));
+    c.ok(&["create", "--validate=false", "-n", &ns, "-f", &example("replicaset.yaml")]);
+    c.ok(&["scale", "-n", &ns, "replicaset/cache", "--replicas=3"]);
+    assert_eq!(c.ok(&["get", "-n", &ns, "rs/cache", "-o", "jsonpath={.spec.replicas}"]), "3");
+}

@@ -6,6 +6,7 @@
 mod body;
 mod meta_routes;
 mod resource;
+mod subresource;
 mod watch;
 
 use axum::routing::{any, get};

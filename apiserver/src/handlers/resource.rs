@@ -10,7 +10,7 @@ use corekube_api::decode::{self, FieldValidation};
 use corekube_api::{meta, patch, ApiError};
 use serde_json::Value;
 
-use super::{body, watch};
+use super::{body, subresource, watch};
 use crate::query::{ListParams, Query, WriteParams};
 use crate::request::{self, Target};
 use crate::state::AppState;
@@ -48,6 +48,12 @@ async fn handle(
     let scope = Scope { def: target.def, namespace: target.namespace.clone() };
     if target.def.namespaced && target.namespace.is_none() && target.name.is_some() {
         return Err(ApiError::PathNotFound);
+    }
+    match (target.subresource.as_deref(), &target.name) {
+        (Some("scale"), Some(name)) => return subresource::scale(state, scope, name, &method, &q, &headers, body).await,
+        (Some("binding"), Some(name)) if method == Method::POST => return subresource::binding(state, scope, name, &q, &headers, body).await,
+        (Some("binding"), _) => return Err(ApiError::MethodNotAllowed),
+        _ => {}
     }
     let verb_allowed = |verb: &str| if target.def.supports(verb) { Ok(()) } else { Err(ApiError::MethodNotAllowed) };
     match (&method, &target.name) {
@@ -90,7 +96,7 @@ async fn handle(
             let kind = patch_kind(&headers)?;
             let warnings = std::sync::Mutex::new(Vec::new());
             let updated = store::update(&state, &scope, name, target.subresource.as_deref(), params.dry_run, |old| {
-                let patched = apply_patch(kind, old, &bytes)?;
+                let patched = apply_patch(kind, target.def.group, target.def.kind, old, &bytes)?;
                 let (obj, w) = normalize(&target, patched, &[], params.field_validation)?;
                 *warnings.lock().unwrap() = w;
                 Ok(obj)
@@ -163,12 +169,12 @@ fn normalize(target: &Target, mut obj: Value, duplicates: &[String], policy: Fie
 }
 
 #[derive(Clone, Copy)]
-enum PatchKind {
+pub enum PatchKind {
     Json,
     Merge,
 }
 
-fn patch_kind(headers: &HeaderMap) -> Result<PatchKind, ApiError> {
+pub fn patch_kind(headers: &HeaderMap) -> Result<PatchKind, ApiError> {
     let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     match ct.split(';').next().unwrap_or("").trim() {
         "application/json-patch+json" => Ok(PatchKind::Json),
@@ -181,7 +187,7 @@ fn patch_kind(headers: &HeaderMap) -> Result<PatchKind, ApiError> {
 
 /// Applies a patch to the current object. Unless the patch itself sets a resourceVersion, the
 /// result carries none, so the update is unconditional and retried on conflicts.
-fn apply_patch(kind: PatchKind, old: &Value, patch_bytes: &[u8]) -> Result<Value, ApiError> {
+pub fn apply_patch(kind: PatchKind, _group: &str, _kind: &str, old: &Value, patch_bytes: &[u8]) -> Result<Value, ApiError> {
     let (mut patched, sets_rv) = match kind {
         PatchKind::Json => {
             let out = patch::apply_json_patch(old, patch_bytes)?;

@@ -78,6 +78,9 @@ pub fn prepare_for_update(def: &ResourceDef, subresource: Option<&str>, new: &mu
             }
             *new = merged;
         }
+        // A binding was computed from the current pod by the binding handler: it sets
+        // spec.nodeName and the PodScheduled condition, which no other write may do.
+        Some("binding") => {}
         Some("finalize") => {
             // Only spec.finalizers may change through namespaces/{name}/finalize.
             let finalizers = new.pointer("/spec/finalizers").cloned();
@@ -140,6 +143,8 @@ pub fn validate_update(def: &ResourceDef, subresource: Option<&str>, new: &Value
     let storage = def.storage_def();
     match subresource {
         Some("status") => validation::validate_status_update(storage.group, storage.kind, new, old),
+        // The binding handler changes exactly spec.nodeName and one condition, checked there.
+        Some("binding") => Vec::new(),
         _ => validation::validate_update(storage.group, storage.kind, new, old),
     }
 }

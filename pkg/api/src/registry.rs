@@ -121,6 +121,8 @@ const ALL_VERBS: &[&str] = &["create", "delete", "deletecollection", "get", "lis
 const NO_COLLECTION_DELETE: &[&str] = &["create", "delete", "get", "list", "patch", "update", "watch"];
 const STATUS_VERBS: &[&str] = &["get", "patch", "update"];
 
+const SCALE: SubresourceDef = SubresourceDef { name: "scale", group: "autoscaling", version: "v1", kind: "Scale", verbs: STATUS_VERBS };
+
 const fn status_of(group: &'static str, version: &'static str, kind: &'static str) -> SubresourceDef {
     SubresourceDef { name: "status", group, version, kind, verbs: STATUS_VERBS }
 }
@@ -170,7 +172,10 @@ pub static RESOURCES: &[ResourceDef] = &[
     ResourceDef {
         group: "", version: "v1", kind: "Pod", plural: "pods", singular: "pod", namespaced: true,
         short_names: &["po"], categories: &["all"], verbs: ALL_VERBS,
-        subresources: &[status_of("", "v1", "Pod")],
+        subresources: &[
+            status_of("", "v1", "Pod"),
+            SubresourceDef { name: "binding", group: "", version: "v1", kind: "Binding", verbs: &["create"] },
+        ],
         storage_resource: "pods", field_labels: POD_FIELDS,
         codec: typed::<core::Pod>,
     },
@@ -252,14 +257,14 @@ pub static RESOURCES: &[ResourceDef] = &[
     ResourceDef {
         group: "apps", version: "v1", kind: "Deployment", plural: "deployments", singular: "deployment", namespaced: true,
         short_names: &["deploy"], categories: &["all"], verbs: ALL_VERBS,
-        subresources: &[status_of("apps", "v1", "Deployment")],
+        subresources: &[status_of("apps", "v1", "Deployment"), SCALE],
         storage_resource: "deployments", field_labels: &[],
         codec: typed::<apps::Deployment>,
     },
     ResourceDef {
         group: "apps", version: "v1", kind: "ReplicaSet", plural: "replicasets", singular: "replicaset", namespaced: true,
         short_names: &["rs"], categories: &["all"], verbs: ALL_VERBS,
-        subresources: &[status_of("apps", "v1", "ReplicaSet")],
+        subresources: &[status_of("apps", "v1", "ReplicaSet"), SCALE],
         storage_resource: "replicasets", field_labels: &[field_or("status.replicas", "status.replicas", "0")],
         codec: typed::<apps::ReplicaSet>,
     },

@@ -369,3 +369,33 @@ fn scale_subresource_drives_replicas() {
     c.ok(&["scale", "-n", &ns, "replicaset/cache", "--replicas=3"]);
     assert_eq!(c.ok(&["get", "-n", &ns, "rs/cache", "-o", "jsonpath={.spec.replicas}"]), "3");
 }
+
+#[test]
+fn get_prints_upstreams_columns() {
+    let c = shared();
+    let ns = namespace(c, "tables");
+    for file in ["pod.yaml", "deployment.yaml", "configmap.yaml", "service.yaml"] {
+        c.ok(&["create", "--validate=false", "-n", &ns, "-f", &example(file)]);
+    }
+    let pods = c.ok(&["get", "pods", "-n", &ns]);
+    let mut lines = pods.lines();
+    let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(header, vec!["NAME", "READY", "STATUS", "RESTARTS", "AGE"], "{pods}");
+    let row: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(&row[..4], &["web", "0/1", "Pending", "0"], "{pods}");
+    let wide = c.ok(&["get", "pods", "-n", &ns, "-o", "wide"]);
+    assert!(wide.lines().next().unwrap().contains("NOMINATED NODE"), "{wide}");
+    let deploy = c.ok(&["get", "deploy", "-n", &ns]);
+    let header: Vec<&str> = deploy.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(header, vec!["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"], "{deploy}");
+    let row: Vec<&str> = deploy.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(&row[..4], &["web", "0/2", "0", "0"], "{deploy}");
+    let cm = c.ok(&["get", "cm", "settings", "-n", &ns, "--show-labels"]);
+    assert!(cm.lines().next().unwrap().contains("DATA") && cm.contains("app=web"), "{cm}");
+    let svc = c.ok(&["get", "svc", "-n", &ns, "-o", "wide"]);
+    assert!(svc.lines().next().unwrap().contains("SELECTOR") && svc.contains("80/TCP"), "{svc}");
+    let ns_row = c.ok(&["get", "namespace", &ns, "--no-headers"]);
+    assert!(ns_row.contains("Active"), "{ns_row}");
+    let sorted = c.ok(&["get", "cm", "-n", &ns, "--sort-by=.metadata.name", "-o", "name"]);
+    assert!(sorted.contains("configmap/settings"), "{sorted}");
+}

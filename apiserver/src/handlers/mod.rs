@@ -5,6 +5,7 @@
 
 mod body;
 mod meta_routes;
+mod negotiate;
 mod resource;
 mod subresource;
 mod watch;

@@ -10,6 +10,7 @@ use corekube_api::decode::{self, FieldValidation};
 use corekube_api::{meta, patch, ApiError};
 use serde_json::Value;
 
+use super::negotiate::{self, Render};
 use super::{body, subresource, watch};
 use crate::query::{ListParams, Query, WriteParams};
 use crate::request::{self, Target};
@@ -59,16 +60,31 @@ async fn handle(
     match (&method, &target.name) {
         (&Method::GET, Some(name)) => {
             verb_allowed("get")?;
-            Ok(json(StatusCode::OK, &store::get(state.store(), &scope, name).await?, &[]))
+            let render = negotiate::render_for(&headers, &q)?;
+            let obj = store::get(state.store(), &scope, name).await?;
+            if render == Render::Object {
+                return Ok(json(StatusCode::OK, &obj, &[]));
+            }
+            let list_meta = serde_json::json!({"resourceVersion": meta::resource_version(&obj).unwrap_or_default()});
+            Ok(json(StatusCode::OK, &negotiate::table(target.def, &render, &[obj], list_meta, true), &[]))
         }
         (&Method::GET, None) => {
             let params = ListParams::parse(&q)?;
+            let render = negotiate::render_for(&headers, &q)?;
             if params.watch {
                 verb_allowed("watch")?;
-                return watch::serve(state, scope, params).await;
+                return watch::serve(state, scope, params, render).await;
             }
             verb_allowed("list")?;
-            Ok(json(StatusCode::OK, &store::list(&state, &scope, &params).await?, &[]))
+            let mut list = store::list(&state, &scope, &params).await?;
+            if render == Render::Object {
+                return Ok(json(StatusCode::OK, &list, &[]));
+            }
+            let items = match list["items"].take() {
+                Value::Array(items) => items,
+                _ => Vec::new(),
+            };
+            Ok(json(StatusCode::OK, &negotiate::table(target.def, &render, &items, list["metadata"].take(), true), &[]))
         }
         (&Method::POST, None) => {
             verb_allowed("create")?;

@@ -18,6 +18,7 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
+use super::negotiate::{self, Render};
 use crate::query::ListParams;
 use crate::registry;
 use crate::state::AppState;
@@ -35,7 +36,7 @@ fn invalid_watch(detail: &str) -> ApiError {
     }
 }
 
-pub async fn serve(state: AppState, scope: Scope, params: ListParams) -> Result<Response, ApiError> {
+pub async fn serve(state: AppState, scope: Scope, params: ListParams, render: Render) -> Result<Response, ApiError> {
     check_field_labels(&scope, &params)?;
     let initial_events_end = params.send_initial_events == Some(true);
     if initial_events_end {
@@ -66,7 +67,7 @@ pub async fn serve(state: AppState, scope: Scope, params: ListParams) -> Result<
     // Upstream ends watches without a timeout after a random 30-60 minutes so clients rebalance.
     let timeout = params.timeout_seconds.map(Duration::from_secs).unwrap_or_else(|| Duration::from_secs(rand::rng().random_range(1800..3600)));
     let (tx, rx) = mpsc::channel::<Result<Bytes, Infallible>>(64);
-    let session = Session { scope, params, tx, initial_events_end };
+    let session = Session { scope, params, tx, initial_events_end, render, columns_sent: std::sync::atomic::AtomicBool::new(false) };
     tokio::spawn(session.run(stream, timeout, state.shutdown().clone()));
     Ok((StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], Body::from_stream(ReceiverStream::new(rx))).into_response())
 }
@@ -77,6 +78,9 @@ struct Session {
     params: ListParams,
     tx: mpsc::Sender<Result<Bytes, Infallible>>,
     initial_events_end: bool,
+    /// Objects or one-row Tables; column definitions go only in the first Table, as upstream.
+    render: Render,
+    columns_sent: std::sync::atomic::AtomicBool,
 }
 
 impl Session {
@@ -150,7 +154,14 @@ impl Session {
                 ("DELETED", &event.object)
             }
         };
-        self.send_line(kind, registry::to_served(self.scope.def, (**object).clone())).await
+        let served = registry::to_served(self.scope.def, (**object).clone());
+        if self.render == Render::Object {
+            return self.send_line(kind, served).await;
+        }
+        let first = !self.columns_sent.swap(true, std::sync::atomic::Ordering::Relaxed);
+        let rv = corekube_api::meta::resource_version(&served).unwrap_or_default().to_string();
+        let table = negotiate::table(self.scope.def, &self.render, &[served], json!({"resourceVersion": rv}), first);
+        self.send_line(kind, table).await
     }
 
     async fn send_bookmark(&self, revision: i64, initial_events_end: bool) -> bool {

@@ -8,6 +8,7 @@ pub mod events;
 pub mod meta;
 pub mod patch;
 pub mod registry;
+pub mod table;
 pub mod selector;
 pub mod validation;
 

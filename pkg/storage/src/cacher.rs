@@ -356,25 +356,16 @@ impl Cacher {
             return None;
         }
         for ev in resp.events() {
-            let Some(kv) = ev.kv() else { continue };
-            let key = String::from_utf8_lossy(kv.key()).into_owned();
-            let revision = kv.mod_revision();
-            let prev = ev.prev_kv().and_then(|p| decode(&key, p.value(), p.mod_revision()).ok()).map(Arc::new);
-            let event = match ev.event_type() {
-                EtcdEventType::Put => {
-                    let Ok(obj) = decode(&key, kv.value(), revision) else { continue };
-                    let obj = Arc::new(obj);
-                    st.objects.insert(key.clone(), obj.clone());
-                    let kind = if kv.create_revision() == revision { EventType::Added } else { EventType::Modified };
-                    Event { kind, key, object: obj, prev, revision }
-                }
-                EtcdEventType::Delete => {
-                    let last = st.objects.remove(&key).or(prev.clone());
-                    let Some(last) = last else { continue };
-                    let object = Arc::new(with_resource_version((*last).clone(), revision));
-                    Event { kind: EventType::Deleted, key, object, prev, revision }
-                }
+            let key = ev.kv().map(|kv| String::from_utf8_lossy(kv.key()).into_owned()).unwrap_or_default();
+            // The cache's copy is the last state even when etcd's prev_kv was compacted away.
+            let cached = match ev.event_type() {
+                EtcdEventType::Delete => st.objects.remove(&key),
+                EtcdEventType::Put => None,
             };
+            let Some(event) = to_event(ev, cached) else { continue };
+            if event.kind != EventType::Deleted {
+                st.objects.insert(event.key.clone(), event.object.clone());
+            }
             let event = Arc::new(event);
             st.ring.push_back(event.clone());
             while st.ring.len() > self.ring_capacity {
@@ -382,7 +373,7 @@ impl Cacher {
                     st.window_start = old.revision;
                 }
             }
-            st.last_rev = revision;
+            st.last_rev = event.revision;
             dispatch(&mut st, &event);
         }
         if header_rev > st.last_rev {
@@ -433,27 +424,33 @@ async fn pump_history(store: Store, prefix: String, after: i64, tx: mpsc::Sender
             return;
         }
         for ev in resp.events() {
-            let Some(kv) = ev.kv() else { continue };
-            let key = String::from_utf8_lossy(kv.key()).into_owned();
-            let revision = kv.mod_revision();
-            let prev = ev.prev_kv().and_then(|p| decode(&key, p.value(), p.mod_revision()).ok()).map(Arc::new);
-            let event = match ev.event_type() {
-                EtcdEventType::Put => {
-                    let Ok(obj) = decode(&key, kv.value(), revision) else { continue };
-                    let kind = if kv.create_revision() == revision { EventType::Added } else { EventType::Modified };
-                    Event { kind, key, object: Arc::new(obj), prev, revision }
-                }
-                EtcdEventType::Delete => {
-                    let Some(last) = prev.clone() else { continue };
-                    let object = Arc::new(with_resource_version((*last).clone(), revision));
-                    Event { kind: EventType::Deleted, key, object, prev, revision }
-                }
-            };
+            let Some(event) = to_event(ev, None) else { continue };
             if tx.send(Ok(Arc::new(event))).await.is_err() {
                 return;
             }
         }
     }
+}
+
+/// Turns one etcd watch event into a storage event. A deletion carries the object's last state
+/// (from `last_known`, else etcd's prev_kv) with resourceVersion = the deletion's revision.
+fn to_event(ev: &etcd_client::Event, last_known: Option<Arc<Value>>) -> Option<Event> {
+    let kv = ev.kv()?;
+    let key = String::from_utf8_lossy(kv.key()).into_owned();
+    let revision = kv.mod_revision();
+    let prev = ev.prev_kv().and_then(|p| decode(&key, p.value(), p.mod_revision()).ok()).map(Arc::new);
+    Some(match ev.event_type() {
+        EtcdEventType::Put => {
+            let obj = decode(&key, kv.value(), revision).ok()?;
+            let kind = if kv.create_revision() == revision { EventType::Added } else { EventType::Modified };
+            Event { kind, key, object: Arc::new(obj), prev, revision }
+        }
+        EtcdEventType::Delete => {
+            let last = last_known.or_else(|| prev.clone())?;
+            let object = Arc::new(with_resource_version((*last).clone(), revision));
+            Event { kind: EventType::Deleted, key, object, prev, revision }
+        }
+    })
 }
 
 fn rv_of(obj: &Value) -> i64 {

@@ -399,3 +399,27 @@ fn get_prints_upstreams_columns() {
     let sorted = c.ok(&["get", "cm", "-n", &ns, "--sort-by=.metadata.name", "-o", "name"]);
     assert!(sorted.contains("configmap/settings"), "{sorted}");
 }
+
+#[test]
+fn strategic_merge_patch_and_client_side_apply() {
+    let c = shared();
+    let ns = namespace(c, "smp");
+    let deploy = std::fs::read_to_string(example("deployment.yaml")).unwrap();
+    assert_eq!(c.ok_stdin(&["apply", "--validate=false", "-n", &ns, "-f", "-"], &deploy).trim(), "deployment.apps/web created");
+    assert_eq!(c.ok_stdin(&["apply", "--validate=false", "-n", &ns, "-f", "-"], &deploy).trim(), "deployment.apps/web unchanged");
+    // Add a sidecar and an env var, change the image: containers merge by name.
+    let changed = deploy.replace("image: busybox:1.36", "image: busybox:1.37\n        env:\n        - name: MODE\n          value: fast")
+        + "      - name: sidecar\n        image: busybox:1.36\n        command: [\"sleep\", \"3600\"]\n";
+    assert_eq!(c.ok_stdin(&["apply", "--validate=false", "-n", &ns, "-f", "-"], &changed).trim(), "deployment.apps/web configured");
+    let names = c.ok(&["get", "-n", &ns, "deploy/web", "-o", "jsonpath={.spec.template.spec.containers[*].name} {.spec.template.spec.containers[0].image} {.spec.template.spec.containers[0].env[0].value}"]);
+    assert_eq!(names, "web sidecar busybox:1.37 fast");
+    // Removing the sidecar from the manifest removes it from the object.
+    assert_eq!(c.ok_stdin(&["apply", "--validate=false", "-n", &ns, "-f", "-"], &deploy).trim(), "deployment.apps/web configured");
+    assert_eq!(c.ok(&["get", "-n", &ns, "deploy/web", "-o", "jsonpath={.spec.template.spec.containers[*].name} {.spec.template.spec.containers[0].image}"]), "web busybox:1.36");
+    // The default `kubectl patch` type is strategic.
+    c.ok(&["patch", "-n", &ns, "deploy/web", "-p", r#"{"spec":{"template":{"spec":{"containers":[{"name":"web","image":"busybox:1.35"}]}}}}"#]);
+    assert_eq!(c.ok(&["get", "-n", &ns, "deploy/web", "-o", "jsonpath={.spec.template.spec.containers[0].image} {.spec.template.spec.containers[0].command[0]}"]), "busybox:1.35 httpd");
+    let diff = c.kubectl_with(&["diff", "-n", &ns, "-f", "-"], Some(&deploy));
+    assert_eq!(diff.status.code(), Some(1), "kubectl diff exits 1 when there are changes: {}", String::from_utf8_lossy(&diff.stderr));
+    assert!(String::from_utf8_lossy(&diff.stdout).contains("busybox:1.36"));
+}

@@ -188,6 +188,7 @@ fn normalize(target: &Target, mut obj: Value, duplicates: &[String], policy: Fie
 pub enum PatchKind {
     Json,
     Merge,
+    Strategic,
 }
 
 pub fn patch_kind(headers: &HeaderMap) -> Result<PatchKind, ApiError> {
@@ -195,21 +196,27 @@ pub fn patch_kind(headers: &HeaderMap) -> Result<PatchKind, ApiError> {
     match ct.split(';').next().unwrap_or("").trim() {
         "application/json-patch+json" => Ok(PatchKind::Json),
         "application/merge-patch+json" => Ok(PatchKind::Merge),
+        "application/strategic-merge-patch+json" => Ok(PatchKind::Strategic),
         other => Err(ApiError::UnsupportedMediaType(format!(
-            "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json (got {other:?})"
+            "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json (got {other:?})"
         ))),
     }
 }
 
 /// Applies a patch to the current object. Unless the patch itself sets a resourceVersion, the
 /// result carries none, so the update is unconditional and retried on conflicts.
-pub fn apply_patch(kind: PatchKind, _group: &str, _kind: &str, old: &Value, patch_bytes: &[u8]) -> Result<Value, ApiError> {
+pub fn apply_patch(kind: PatchKind, group: &str, object_kind: &str, old: &Value, patch_bytes: &[u8]) -> Result<Value, ApiError> {
     let (mut patched, sets_rv) = match kind {
         PatchKind::Json => {
             let out = patch::apply_json_patch(old, patch_bytes)?;
             let ops: Vec<Value> = serde_json::from_slice(patch_bytes).unwrap_or_default();
             let sets = ops.iter().any(|op| op.get("path").and_then(|p| p.as_str()) == Some("/metadata/resourceVersion"));
             (out, sets)
+        }
+        PatchKind::Strategic => {
+            let out = patch::strategic::apply(group, object_kind, old, patch_bytes)?;
+            let p: Value = serde_json::from_slice(patch_bytes).unwrap_or_default();
+            (out, p.pointer("/metadata/resourceVersion").is_some_and(|v| !v.is_null()))
         }
         PatchKind::Merge => {
             let out = patch::apply_merge_patch(old, patch_bytes)?;

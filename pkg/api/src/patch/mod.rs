@@ -1,4 +1,7 @@
-//! JSON patch (RFC 6902) and JSON merge patch (RFC 7386) with upstream's limits.
+//! JSON patch (RFC 6902), JSON merge patch (RFC 7386) and strategic merge patch, with upstream's limits.
+
+pub mod merge_keys;
+pub mod strategic;
 
 use serde_json::Value;
 

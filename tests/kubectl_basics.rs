@@ -423,3 +423,23 @@ fn strategic_merge_patch_and_client_side_apply() {
     assert_eq!(diff.status.code(), Some(1), "kubectl diff exits 1 when there are changes: {}", String::from_utf8_lossy(&diff.stderr));
     assert!(String::from_utf8_lossy(&diff.stdout).contains("busybox:1.36"));
 }
+
+#[test]
+fn imperative_creates_send_protobuf() {
+    let c = shared();
+    let ns = format!("imperative-{}", std::process::id() % 100000);
+    assert_eq!(c.ok(&["create", "namespace", &ns]).trim(), format!("namespace/{ns} created"));
+    assert_eq!(c.ok(&["create", "configmap", "cfg", "-n", &ns, "--from-literal=a=1", "--from-literal=b=2"]).trim(), "configmap/cfg created");
+    assert_eq!(c.ok(&["create", "secret", "generic", "pw", "-n", &ns, "--from-literal=password=hunter2"]).trim(), "secret/pw created");
+    assert_eq!(c.ok(&["create", "deployment", "nginx", "-n", &ns, "--image=nginx:1.25", "--replicas=2"]).trim(), "deployment.apps/nginx created");
+    assert_eq!(c.ok(&["create", "service", "clusterip", "web", "-n", &ns, "--tcp=80:8080"]).trim(), "service/web created");
+    assert_eq!(c.ok(&["run", "busy", "-n", &ns, "--image=busybox", "--", "sleep", "3600"]).trim(), "pod/busy created");
+    assert_eq!(c.ok(&["get", "cm", "cfg", "-n", &ns, "-o", "jsonpath={.data.a}{.data.b}"]), "12");
+    assert_eq!(c.ok(&["get", "secret", "pw", "-n", &ns, "-o", "jsonpath={.data.password}"]), "aHVudGVyMg==");
+    assert_eq!(
+        c.ok(&["get", "deploy", "nginx", "-n", &ns, "-o", "jsonpath={.spec.replicas} {.spec.template.spec.containers[0].image} {.spec.selector.matchLabels.app}"]),
+        "2 nginx:1.25 nginx"
+    );
+    assert_eq!(c.ok(&["get", "svc", "web", "-n", &ns, "-o", "jsonpath={.spec.ports[0].port} {.spec.ports[0].targetPort}"]), "80 8080");
+    assert_eq!(c.ok(&["get", "pod", "busy", "-n", &ns, "-o", "jsonpath={.spec.containers[0].args}"]), r#"["sleep","3600"]"#);
+}

@@ -50,3 +50,15 @@ pub async fn read(headers: &HeaderMap, mut body: Body) -> Result<Bytes, ApiError
         _ => Err(too_large()),
     }
 }
+
+/// Parses a write's body by its Content-Type: JSON, YAML, or Kubernetes protobuf (which
+/// kubectl's typed client sends for `create namespace|configmap|secret|deployment ...`).
+pub fn parse(headers: &HeaderMap, bytes: &[u8]) -> Result<corekube_api::decode::Parsed, ApiError> {
+    let content_type = headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let media = content_type.map(|c| c.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+    if media.as_deref() == Some(corekube_protobuf::CONTENT_TYPE) {
+        let value = corekube_protobuf::decode_body(bytes).map_err(|e| ApiError::BadRequest(format!("error decoding protobuf body: {e}")))?;
+        return Ok(corekube_api::decode::Parsed { value, duplicates: Vec::new() });
+    }
+    corekube_api::decode::parse_body(bytes, corekube_api::decode::body_format(content_type)?)
+}

@@ -141,8 +141,7 @@ async fn handle(
 /// Decodes a create/update body: media type, syntax, kind and apiVersion against the URL,
 /// unknown and duplicate fields per fieldValidation, and the typed round trip.
 fn decode_object(target: &Target, headers: &HeaderMap, bytes: &Bytes, policy: FieldValidation) -> Result<(Value, Vec<String>), ApiError> {
-    let format = decode::body_format(headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()))?;
-    let parsed = decode::parse_body(bytes, format)?;
+    let parsed = body::parse(headers, bytes)?;
     normalize(target, parsed.value, &parsed.duplicates, policy)
 }
 

@@ -2,7 +2,7 @@
 //! replicas) and `pods/binding` (assigning a pod to a node, once).
 
 use axum::body::Body;
-use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::Response;
 use corekube_api::selector::LabelSelector;
 use corekube_api::{decode, meta, ApiError};
@@ -42,9 +42,7 @@ fn to_scale(obj: &Value) -> Value {
 
 /// Reads a Scale body; kubectl's `scale --current-replicas` PUT has no Content-Type (JSON).
 fn decode_scale(headers: &HeaderMap, bytes: &[u8]) -> Result<Value, ApiError> {
-    let format = decode::body_format(headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()))?;
-    let v = decode::parse_body(bytes, format)?.value;
-    check_scale(v)
+    check_scale(body::parse(headers, bytes)?.value)
 }
 
 fn check_scale(v: Value) -> Result<Value, ApiError> {
@@ -94,8 +92,7 @@ pub async fn scale(state: AppState, scope: Scope, name: &str, method: &Method, q
 
 pub async fn binding(state: AppState, scope: Scope, name: &str, q: &Query, headers: &HeaderMap, body_in: Body) -> Result<Response, ApiError> {
     let params = WriteParams::parse(q)?;
-    let format = decode::body_format(headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()))?;
-    let v = decode::parse_body(&body::read(headers, body_in).await?, format)?.value;
+    let v = body::parse(headers, &body::read(headers, body_in).await?)?.value;
     let binding = decode::typed::<k8s_openapi::api::core::v1::Binding>(v)
         .map_err(|e| ApiError::BadRequest(format!("Binding in version \"v1\" cannot be handled as a Binding: {e}")))?
         .value;

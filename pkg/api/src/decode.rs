@@ -14,7 +14,7 @@ pub enum BodyFormat {
     Yaml,
 }
 
-const ACCEPTED: &str = "application/json, application/yaml";
+const ACCEPTED: &str = "application/json, application/yaml, application/vnd.kubernetes.protobuf";
 
 /// Picks the body format from a Content-Type. A missing Content-Type is JSON, because kubectl
 /// sends the scale PUT without one.

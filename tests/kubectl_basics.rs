@@ -443,3 +443,32 @@ fn imperative_creates_send_protobuf() {
     assert_eq!(c.ok(&["get", "svc", "web", "-n", &ns, "-o", "jsonpath={.spec.ports[0].port} {.spec.ports[0].targetPort}"]), "80 8080");
     assert_eq!(c.ok(&["get", "pod", "busy", "-n", &ns, "-o", "jsonpath={.spec.containers[0].args}"]), r#"["sleep","3600"]"#);
 }
+
+#[test]
+fn openapi_drives_validation_and_explain() {
+    let c = shared();
+    let ns = namespace(c, "openapi");
+    // Default validation (strict): kubectl finds fieldValidation support in /openapi/v3.
+    assert_eq!(c.ok(&["create", "-n", &ns, "-f", &example("pod.yaml")]).trim(), "pod/web created");
+    assert_eq!(c.ok(&["apply", "-n", &ns, "-f", &example("deployment.yaml")]).trim(), "deployment.apps/web created");
+    let bad = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: strict\nbogus: field\n";
+    let out = c.kubectl_with(&["apply", "--validate=strict", "-n", &ns, "-f", "-"], Some(bad));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown field \"bogus\""), "{}", String::from_utf8_lossy(&out.stderr));
+    let explain = c.ok(&["explain", "pods.spec.containers.livenessProbe"]);
+    assert!(explain.contains("FIELD: livenessProbe <Probe>") && explain.contains("periodSeconds"), "{explain}");
+    let recursive = c.ok(&["explain", "deployment", "--recursive"]);
+    assert!(recursive.contains("GROUP:      apps") && recursive.contains("revisionHistoryLimit"), "{recursive}");
+    let index: serde_json::Value = serde_json::from_str(&c.ok(&["get", "--raw", "/openapi/v3"])).unwrap();
+    assert!(index["paths"]["apis/apps/v1"]["serverRelativeURL"].as_str().unwrap().contains("?hash="));
+    // kubectl 1.27 validates with /openapi/v2 in protobuf form.
+    let old = std::process::Command::new(common::bundled_kubectl(27))
+        .arg("--kubeconfig")
+        .arg(c.kubeconfig())
+        .arg("--cache-dir")
+        .arg(c.dir.path().join("cache-openapi-27"))
+        .args(["create", "-n", &ns, "-f", &example("configmap.yaml")])
+        .output()
+        .unwrap();
+    assert!(old.status.success(), "kubectl 1.27: {}", String::from_utf8_lossy(&old.stderr));
+}

@@ -6,6 +6,7 @@
 mod body;
 mod meta_routes;
 mod negotiate;
+pub(crate) mod openapi;
 mod resource;
 mod subresource;
 mod watch;
@@ -25,6 +26,9 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz/{*check}", get(meta_routes::health_one))
         .route("/livez/{*check}", get(meta_routes::health_one))
         .route("/readyz/{*check}", get(meta_routes::health_one))
+        .route("/openapi/v2", get(openapi::v2))
+        .route("/openapi/v3", get(openapi::v3_index))
+        .route("/openapi/v3/{*gv}", get(openapi::v3_document))
         .route("/api", get(meta_routes::api_root))
         .route("/apis", get(meta_routes::apis_root))
         .route("/api/v1", get(meta_routes::core_resources))

@@ -202,6 +202,9 @@ fn urlencode(s: &str) -> String {
 fn watch_sees_creates_updates_and_deletes() {
     let c = shared();
     let ns = namespace(c, "watching");
+    // Created before the watch starts, so it arrives as ADDED from the initial list whatever
+    // the timing; the update and delete then come from the watch itself.
+    c.ok_stdin(&["create", "--validate=false", "-n", &ns, "-f", "-"], "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: w\ndata:\n  v: one\n");
     let mut child = Command::new("kubectl")
         .arg("--kubeconfig")
         .arg(c.kubeconfig())
@@ -219,12 +222,10 @@ fn watch_sees_creates_updates_and_deletes() {
             }
         }
     });
-    // Give the watch time to open before changing anything; the events must arrive anyway.
-    std::thread::sleep(Duration::from_millis(800));
-    c.ok_stdin(&["create", "--validate=false", "-n", &ns, "-f", "-"], "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: w\ndata:\n  v: one\n");
+    let first = rx.recv_timeout(Duration::from_secs(20)).expect("the initial list");
     c.ok(&["patch", "configmap", "w", "-n", &ns, "--type=merge", "-p", r#"{"data":{"v":"two"}}"#]);
     c.ok(&["delete", "configmap", "w", "-n", &ns]);
-    let mut seen = Vec::new();
+    let mut seen = vec![first];
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while seen.len() < 3 && std::time::Instant::now() < deadline {
         if let Ok(l) = rx.recv_timeout(Duration::from_millis(200)) {

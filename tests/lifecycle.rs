@@ -24,12 +24,15 @@ fn restart_keeps_objects_and_resumes_watches_from_older_versions() {
     let mut watcher = std::process::Command::new("kubectl")
         .arg("--kubeconfig")
         .arg(c.kubeconfig())
-        .args(["get", "configmaps", "-A", "-w"])
-        .stdout(std::process::Stdio::null())
+        .args(["get", "configmaps", "-n", "team-a", "-w", "-o", "name"])
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    // The first line is the initial list; kubectl opens its watch right after printing it.
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(watcher.stdout.as_mut().unwrap()), &mut first).unwrap();
+    assert_eq!(first.trim(), "configmap/settings");
     let (took, status) = c.stop();
     assert!(status.success(), "corekube exited with {status}");
     assert!(took < Duration::from_secs(8), "graceful stop took {took:?}");

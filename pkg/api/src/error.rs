@@ -204,10 +204,15 @@ pub fn status_value(status: &Status) -> serde_json::Value {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::to_vec(&self.status_json()).unwrap_or_default();
+        let status = self.status();
+        let body = serde_json::to_vec(&status_value(&status)).unwrap_or_default();
         let mut resp = Response::new(axum_core::body::Body::from(body));
         *resp.status_mut() = StatusCode::from_u16(self.code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        // Clients (client-go, kube-rs) wait and retry when told how long to wait.
+        if let Some(secs) = status.details.as_ref().and_then(|d| d.retry_after_seconds) {
+            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         resp
     }
 }

@@ -259,7 +259,7 @@ impl Cacher {
             }
             let from = self.state.lock().unwrap().last_rev + 1;
             let opts = WatchOptions::new().with_prefix().with_prev_key().with_start_revision(from).with_progress_notify();
-            let mut client = self.store.client().watch_client();
+            let mut client = self.store.client().watch_client().max_decoding_message_size(1 << 30);
             let stream = tokio::select! { _ = cancel.cancelled() => break, s = client.watch(self.prefix.clone(), Some(opts)) => s };
             let (mut sender, mut responses) = match stream {
                 Ok(s) => s.split(),
@@ -403,7 +403,7 @@ fn dispatch(st: &mut State, event: &Arc<Event>) {
 /// Serves a watch from before the cache's window straight from etcd's history.
 async fn pump_history(store: Store, prefix: String, after: i64, tx: mpsc::Sender<Result<Arc<Event>, StorageError>>) {
     let opts = WatchOptions::new().with_prefix().with_prev_key().with_start_revision(after + 1);
-    let mut client = store.client().watch_client();
+    let mut client = store.client().watch_client().max_decoding_message_size(1 << 30);
     let mut stream = match client.watch(prefix.clone(), Some(opts)).await {
         Ok(s) => s,
         Err(e) => {

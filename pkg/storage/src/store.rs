@@ -20,6 +20,10 @@ pub struct ListPage {
     pub remaining: i64,
 }
 
+/// The largest etcd response a list may receive (etcd's own request limit is far lower, but a
+/// range over many objects adds up).
+const MAX_RESPONSE_BYTES: usize = 1 << 30;
+
 /// A handle on etcd. Cloning shares the connection.
 #[derive(Clone)]
 pub struct Store {
@@ -77,7 +81,9 @@ impl Store {
         if let Some(l) = limit.filter(|l| *l > 0) {
             opts = opts.with_limit(l);
         }
-        let resp = match self.client.kv_client().get(start, Some(opts)).await {
+        // A whole collection can exceed the client's default 4 MiB response limit.
+        let mut kv = self.client.kv_client().max_decoding_message_size(MAX_RESPONSE_BYTES);
+        let resp = match kv.get(start, Some(opts)).await {
             Ok(r) => r,
             Err(e) => return Err(self.classify_revision_error(e, revision).await),
         };
@@ -158,7 +164,9 @@ impl Store {
     /// follows from comparing with the current revision, never from the message text.
     async fn classify_revision_error(&self, e: etcd_client::Error, requested: i64) -> StorageError {
         let out_of_range = matches!(&e, etcd_client::Error::GRpcStatus(s) if s.code() == tonic::Code::OutOfRange);
-        if !out_of_range {
+        // A read at the latest revision cannot be too old or too new, whatever the code says
+        // (tonic also uses OutOfRange for an oversized message).
+        if !out_of_range || requested <= 0 {
             return e.into();
         }
         match self.current_revision().await {

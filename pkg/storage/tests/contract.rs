@@ -217,3 +217,15 @@ async fn quiet_watches_get_bookmarks_at_the_current_revision() {
     assert!(cacher.wait_for_revision(target, Duration::from_secs(1)).await);
     cancel.cancel();
 }
+
+#[tokio::test]
+async fn lists_larger_than_the_default_message_limit_work() {
+    let (_e, s) = etcd().await;
+    // 6 x 900 KiB: more than gRPC's default 4 MiB response, each under etcd's 1.5 MiB request limit.
+    let big = "x".repeat(900 * 1024);
+    for i in 0..6 {
+        s.create(&object_key("big", Some("ns"), &format!("o{i}")), &json!({"metadata": {"name": format!("o{i}")}, "data": {"v": big}})).await.unwrap();
+    }
+    let page = s.list(&collection_prefix("big", None), 0, None, None).await.unwrap();
+    assert_eq!(page.items.len(), 6);
+}

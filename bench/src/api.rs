@@ -1,0 +1,112 @@
+//! HTTPS to corekube through kube-rs, authenticated with the admin kubeconfig's client
+//! certificate. Requests are raw (path, body bytes) so the client does no more work than needed.
+
+use std::path::Path;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::Method;
+use http_body_util::BodyExt;
+
+pub const JSON: &str = "application/json";
+pub const MERGE_PATCH: &str = "application/merge-patch+json";
+
+#[derive(Clone)]
+pub struct Api {
+    pub client: kube::Client,
+}
+
+impl Api {
+    /// A client from a kubeconfig file; `server` overrides its cluster URL.
+    pub async fn from_kubeconfig(path: &Path, server: Option<&str>) -> Result<Api, String> {
+        let kc = kube::config::Kubeconfig::read_from(path).map_err(|e| format!("kubeconfig {}: {e}", path.display()))?;
+        let mut cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+            .await
+            .map_err(|e| format!("kubeconfig {}: {e}", path.display()))?;
+        if let Some(s) = server {
+            cfg.cluster_url = s.parse().map_err(|e| format!("--server {s}: {e}"))?;
+        }
+        cfg.read_timeout = Some(Duration::from_secs(180));
+        let client = kube::Client::try_from(cfg).map_err(|e| format!("kube client: {e}"))?;
+        Ok(Api { client })
+    }
+
+    fn request(method: Method, path: &str, content_type: Option<&str>, body: Vec<u8>) -> Result<http::Request<kube::client::Body>, String> {
+        let mut req = http::Request::builder().method(method).uri(path);
+        if let Some(ct) = content_type {
+            req = req.header(http::header::CONTENT_TYPE, ct);
+        }
+        req = req.header(http::header::ACCEPT, JSON);
+        req.body(kube::client::Body::from(body)).map_err(|e| e.to_string())
+    }
+
+    /// Sends a request and returns the status and the whole body.
+    pub async fn call(&self, method: Method, path: &str, content_type: Option<&str>, body: Vec<u8>) -> Result<(u16, Bytes), String> {
+        let resp = self.client.send(Self::request(method, path, content_type, body)?).await.map_err(|e| format!("{path}: {e}"))?;
+        let status = resp.status().as_u16();
+        let bytes = resp.into_body().collect().await.map_err(|e| format!("{path}: reading body: {e}"))?.to_bytes();
+        Ok((status, bytes))
+    }
+
+    /// Like `call`, but any status other than 2xx is an error carrying the start of the body.
+    pub async fn ok(&self, method: Method, path: &str, content_type: Option<&str>, body: Vec<u8>) -> Result<Bytes, String> {
+        let (status, bytes) = self.call(method.clone(), path, content_type, body).await?;
+        if (200..300).contains(&status) {
+            Ok(bytes)
+        } else {
+            let text = String::from_utf8_lossy(&bytes[..bytes.len().min(300)]).into_owned();
+            Err(format!("{method} {path}: HTTP {status}: {text}"))
+        }
+    }
+
+    pub async fn get_json(&self, path: &str) -> Result<serde_json::Value, String> {
+        let b = self.ok(Method::GET, path, None, Vec::new()).await?;
+        serde_json::from_slice(&b).map_err(|e| format!("GET {path}: {e}"))
+    }
+
+    /// Every item of a collection, read in pages of 500 (a list's items are returned as they are).
+    pub async fn list_all(&self, path: &str) -> Result<Vec<serde_json::Value>, String> {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let mut items = Vec::new();
+        let mut token = String::new();
+        for _ in 0..100_000 {
+            let page = if token.is_empty() { format!("{path}{sep}limit=500") } else { format!("{path}{sep}limit=500&continue={token}") };
+            let mut v = self.get_json(&page).await?;
+            if let Some(a) = v["items"].as_array_mut() {
+                items.append(a);
+            }
+            token = v["metadata"]["continue"].as_str().unwrap_or("").to_string();
+            if token.is_empty() {
+                return Ok(items);
+            }
+        }
+        Err(format!("{path}: too many pages"))
+    }
+
+    /// Opens a streaming request (a watch) and returns its body once the headers are in.
+    pub async fn stream(&self, path: &str) -> Result<kube::client::Body, String> {
+        let resp = self.client.send(Self::request(Method::GET, path, None, Vec::new())?).await.map_err(|e| format!("{path}: {e}"))?;
+        let status = resp.status().as_u16();
+        if status != 200 {
+            let bytes = resp.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+            return Err(format!("GET {path}: HTTP {status}: {}", String::from_utf8_lossy(&bytes[..bytes.len().min(300)])));
+        }
+        Ok(resp.into_body())
+    }
+
+    /// Creates a namespace; one that already exists is fine.
+    pub async fn ensure_namespace(&self, name: &str) -> Result<(), String> {
+        let body = serde_json::to_vec(&serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})).unwrap();
+        match self.call(Method::POST, "/api/v1/namespaces", Some(JSON), body).await? {
+            (200..=299, _) | (409, _) => Ok(()),
+            (s, b) => Err(format!("creating namespace {name}: HTTP {s}: {}", String::from_utf8_lossy(&b))),
+        }
+    }
+
+    /// Opens up to `n` pooled connections by sending `n` concurrent cheap requests, so that a
+    /// measurement does not time TLS handshakes.
+    pub async fn warm_up(&self, n: usize) {
+        let reqs = (0..n).map(|_| self.call(Method::GET, "/api/v1/namespaces/default", None, Vec::new()));
+        let _ = tokio::time::timeout(Duration::from_secs(30), futures::future::join_all(reqs)).await;
+    }
+}

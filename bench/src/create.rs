@@ -1,0 +1,131 @@
+//! create: N ConfigMaps (~1 KiB) and N Pods (~2.5 KiB) at 1, 16 and 64 concurrent clients, vs
+//! etcd create-if-absent transactions (create_revision == 0) of the same bytes and concurrency.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use etcd_client::{Compare, CompareOp, Txn, TxnOp};
+use http::Method;
+use serde_json::json;
+
+use crate::api::{Api, JSON};
+use crate::load::{closed_loop, Summary};
+use crate::objects;
+use crate::report::{emit, Row, Target};
+use crate::{Env, Seed};
+
+/// Names and JSON bodies of a batch of objects of one namespace.
+pub struct Batch {
+    pub names: Vec<String>,
+    pub bodies: Vec<Vec<u8>>,
+}
+
+impl Batch {
+    pub fn configmaps(ns: &str, prefix: &str, n: usize, size: usize) -> Batch {
+        let names: Vec<String> = (0..n).map(|i| format!("{prefix}-{i}")).collect();
+        let bodies = names.iter().enumerate().map(|(i, name)| objects::configmap(ns, name, i, size)).collect();
+        Batch { names, bodies }
+    }
+
+    pub fn pods(ns: &str, prefix: &str, n: usize) -> Batch {
+        let names: Vec<String> = (0..n).map(|i| format!("{prefix}-{i}")).collect();
+        let bodies = names.iter().enumerate().map(|(i, name)| objects::pod(ns, name, i)).collect();
+        Batch { names, bodies }
+    }
+
+    pub fn mean_bytes(&self) -> f64 {
+        self.bodies.iter().map(|b| b.len()).sum::<usize>() as f64 / self.bodies.len().max(1) as f64
+    }
+}
+
+/// POSTs every body of `batch` to `/api/v1/namespaces/{ns}/{resource}`.
+pub async fn create_corekube(api: &Api, resource: &str, ns: &str, batch: &Arc<Batch>, clients: usize, limit: Duration) -> Summary {
+    let path = Arc::new(format!("/api/v1/namespaces/{ns}/{resource}"));
+    let (api, batch) = (api.clone(), batch.clone());
+    closed_loop(batch.bodies.len(), clients, limit, move |i| {
+        let (api, path, body) = (api.clone(), path.clone(), batch.bodies[i].clone());
+        async move { api.ok(Method::POST, &path, Some(JSON), body).await.map(|_| ()) }
+    })
+    .await
+}
+
+/// Stores every body of `batch` under `prefix + name` with a create-if-absent transaction.
+pub async fn create_etcd(etcd: &etcd_client::Client, prefix: &str, batch: &Arc<Batch>, clients: usize, limit: Duration) -> Summary {
+    let (kv, batch, prefix) = (etcd.kv_client(), batch.clone(), Arc::new(prefix.to_string()));
+    closed_loop(batch.bodies.len(), clients, limit, move |i| {
+        let mut kv = kv.clone();
+        let key = format!("{prefix}{}", batch.names[i]);
+        let value = batch.bodies[i].clone();
+        async move {
+            let txn = Txn::new()
+                .when([Compare::create_revision(key.clone(), CompareOp::Equal, 0)])
+                .and_then([TxnOp::put(key.clone(), value, None)]);
+            let r = kv.txn(txn).await.map_err(|e| format!("etcd txn {key}: {e}"))?;
+            if r.succeeded() {
+                Ok(())
+            } else {
+                Err(format!("etcd key {key} already exists"))
+            }
+        }
+    })
+    .await
+}
+
+pub fn note(s: &Summary) -> String {
+    if s.errors > 0 {
+        format!("{} errors, first: {}", s.errors, s.first_error.as_deref().unwrap_or(""))
+    } else {
+        String::new()
+    }
+}
+
+pub fn notes(k: &Summary, e: &Summary) -> String {
+    match (note(k), note(e)) {
+        (a, b) if a.is_empty() && b.is_empty() => String::new(),
+        (a, b) if b.is_empty() => format!("corekube: {a}"),
+        (a, b) if a.is_empty() => format!("etcd: {b}"),
+        (a, b) => format!("corekube: {a}; etcd: {b}"),
+    }
+}
+
+pub async fn run(env: &mut Env, rows: &mut Vec<Row>) -> Result<(), String> {
+    let c = env.counts.clone();
+    let mut details = serde_json::Map::new();
+    for (resource, short, n) in [("configmaps", "cm", c.configmaps), ("pods", "pod", c.pods)] {
+        for &clients in &c.concurrency {
+            let ns = format!("bench-{short}-c{clients}-{}", env.tag);
+            env.api.ensure_namespace(&ns).await?;
+            let batch = Arc::new(match resource {
+                "configmaps" => Batch::configmaps(&ns, short, n, c.configmap_bytes),
+                _ => Batch::pods(&ns, short, n),
+            });
+            let prefix = env.etcd_prefix(resource, &ns);
+            // etcd first: the baseline runs on the smaller database.
+            let e = create_etcd(&env.etcd, &prefix, &batch, clients, c.phase_limit).await;
+            env.api.warm_up(clients).await;
+            let k = create_corekube(&env.api, resource, &ns, &batch, clients, c.phase_limit).await;
+            let label = format!("create {resource} c={clients}");
+            let mut tput = Row::new("create", format!("{label} throughput"), "ops/s", Some(k.throughput()), Some(e.throughput())).note(notes(&k, &e));
+            if clients == 64 {
+                tput = tput.target(Target::RatioAtLeast(0.6));
+            } else if clients == 1 {
+                tput = tput.target(Target::RatioAtLeast(0.8));
+            }
+            if k.ok < n {
+                tput = tput.note(format!("{} of {n} done within the phase limit; {}", k.ok, notes(&k, &e)));
+            }
+            emit(rows, tput);
+            emit(rows, Row::new("create", format!("{label} p50"), "ms", Some(k.p50()), Some(e.p50())));
+            emit(rows, Row::new("create", format!("{label} p99"), "ms", Some(k.p99()), Some(e.p99())));
+            details.insert(
+                format!("{resource}_c{clients}"),
+                json!({"mean_body_bytes": batch.mean_bytes(), "corekube": k.to_json(), "etcd": e.to_json()}),
+            );
+            if resource == "pods" && k.ok == n && e.ok == n && env.pod_seed.as_ref().is_none_or(|s| s.count <= n) {
+                env.pod_seed = Some(Seed { namespace: ns.clone(), etcd_prefix: prefix.clone(), count: n });
+            }
+        }
+    }
+    env.details.insert("create".into(), details.into());
+    Ok(())
+}

@@ -6,9 +6,30 @@ mod etcd;
 mod server;
 
 use clap::Parser;
+
+/// mimalloc: the API server's request paths allocate many small JSON trees, and glibc's
+/// allocator was a quarter of its CPU time in the create benchmark.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use tokio_util::sync::CancellationToken;
 
+/// mimalloc v3 option numbers (include/mimalloc.h, `mi_option_e`).
+const MI_OPTION_ARENA_EAGER_COMMIT: i32 = 4;
+const MI_OPTION_PURGE_DELAY: i32 = 15;
+
+/// A small idle footprint matters more here than the last percent of allocation speed: commit
+/// arena memory on use and give freed pages back to the OS at once (mimalloc's default waits
+/// 10 ms and keeps whole arenas committed).
+fn tune_allocator() {
+    // SAFETY: plain option setters of the allocator in use, called before any other thread exists.
+    unsafe {
+        libmimalloc_sys::mi_option_set(MI_OPTION_ARENA_EAGER_COMMIT, 0);
+        libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0);
+    }
+}
+
 fn main() -> std::process::ExitCode {
+    tune_allocator();
     let cli = cli::Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| cli.log_filter().into()))

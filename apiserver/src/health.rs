@@ -14,7 +14,8 @@ use corekube_storage::Store;
 use crate::state::AppState;
 
 /// Start-up steps that report as `poststarthook/...` checks once done.
-pub const STARTUP_STEPS: &[&str] = &["poststarthook/start-watch-cache", "poststarthook/bootstrap-namespaces"];
+pub const STARTUP_STEPS: &[&str] =
+    &["poststarthook/start-watch-cache", "poststarthook/bootstrap-namespaces", "poststarthook/scheduling/bootstrap-system-priority-classes"];
 
 /// How long the etcd check may take before it counts as failed (upstream's default).
 const ETCD_CHECK_TIMEOUT: Duration = Duration::from_secs(2);

@@ -1,6 +1,7 @@
 //! The Kubernetes API server: HTTPS with client-certificate authentication in front of REST
 //! handlers for every registry resource, watch, discovery and health, all backed by etcd.
 
+mod admission;
 mod authn;
 mod bootstrap;
 mod compaction;
@@ -47,14 +48,17 @@ pub fn build_state(store: Store, cacher: CacherConfig, health: Health, shutdown:
     for def in corekube_api::RESOURCES {
         cachers
             .entry(def.storage_resource)
-            .or_insert_with(|| Cacher::start(store.clone(), def.storage_resource, cacher, shutdown.child_token()));
+            .or_insert_with(|| {
+                let config = CacherConfig { attrs: store::list::selector_attrs(def.storage_def()), ..cacher.clone() };
+                Cacher::start(store.clone(), def.storage_resource, config, shutdown.child_token())
+            });
     }
     AppState(Arc::new(state::Inner { store, cachers, health, shutdown }))
 }
 
 /// Serves until `shutdown` fires, then drains connections for a few seconds.
 pub async fn run(config: Config, health: Health, shutdown: CancellationToken) -> Result<(), ServeError> {
-    let state = build_state(config.store.clone(), config.cacher, health.clone(), shutdown.clone());
+    let state = build_state(config.store.clone(), config.cacher.clone(), health.clone(), shutdown.clone());
     let router = handlers::router(state.clone());
     let listener = server::bind(config.listen).await?;
     tracing::info!(address = %config.listen, "serving the Kubernetes API over HTTPS");
@@ -67,6 +71,8 @@ pub async fn run(config: Config, health: Health, shutdown: CancellationToken) ->
             state.health().mark_done("poststarthook/start-watch-cache");
             bootstrap::ensure_system_namespaces(&state).await;
             state.health().mark_done("poststarthook/bootstrap-namespaces");
+            bootstrap::ensure_system_priority_classes(&state).await;
+            state.health().mark_done("poststarthook/scheduling/bootstrap-system-priority-classes");
         }
     };
     tokio::spawn(startup);

@@ -61,6 +61,12 @@ async fn handle(
         (&Method::GET, Some(name)) => {
             verb_allowed("get")?;
             let render = negotiate::render_for(&headers, &q)?;
+            if q.get("resourceVersion") == Some("0") && render == Render::Object && !target.def.is_converted_view() {
+                // Any recent state will do: the watch cache's copy, already encoded.
+                let (cached, _) = state.cacher(target.def).get(&scope.key(name));
+                let obj = cached.ok_or_else(|| scope.not_found(name))?;
+                return Ok(json_bytes(StatusCode::OK, obj.json.clone()));
+            }
             let obj = store::get(state.store(), &scope, name).await?;
             if render == Render::Object {
                 return Ok(json(StatusCode::OK, &obj, &[]));
@@ -76,15 +82,12 @@ async fn handle(
                 return watch::serve(state, scope, params, render).await;
             }
             verb_allowed("list")?;
-            let mut list = store::list(&state, &scope, &params).await?;
+            let list = store::list(&state, &scope, &params).await?;
             if render == Render::Object {
-                return Ok(json(StatusCode::OK, &list, &[]));
+                return Ok(json_bytes(StatusCode::OK, list.to_json().into()));
             }
-            let items = match list["items"].take() {
-                Value::Array(items) => items,
-                _ => Vec::new(),
-            };
-            Ok(json(StatusCode::OK, &negotiate::table(target.def, &render, &items, list["metadata"].take(), true), &[]))
+            let (items, metadata) = list.into_items();
+            Ok(json(StatusCode::OK, &negotiate::table(target.def, &render, &items, metadata, true), &[]))
         }
         (&Method::POST, None) => {
             verb_allowed("create")?;
@@ -227,6 +230,11 @@ pub fn apply_patch(kind: PatchKind, group: &str, object_kind: &str, old: &Value,
         meta::remove(&mut patched, "resourceVersion");
     }
     Ok(patched)
+}
+
+/// A response of already encoded JSON.
+pub fn json_bytes(status: StatusCode, bytes: Bytes) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response()
 }
 
 /// A JSON response, with `Warning` headers for anything the request got away with.

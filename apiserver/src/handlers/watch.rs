@@ -12,7 +12,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use corekube_api::{ApiError, Cause};
-use corekube_storage::{Event, EventType, StorageError, WatchStart, WatchStream};
+use corekube_storage::{CachedObject, Event, EventType, StorageError, WatchStart, WatchStream};
 use rand::Rng;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
@@ -22,7 +22,7 @@ use super::negotiate::{self, Render};
 use crate::query::ListParams;
 use crate::registry;
 use crate::state::AppState;
-use crate::store::{list::check_field_labels, list::matches, Scope};
+use crate::store::{list::check_field_labels, list::matches_cached, Scope};
 
 /// How long a fresh watch waits for the cache to reach etcd's current revision.
 const FRESHNESS_WAIT: Duration = Duration::from_secs(3);
@@ -127,7 +127,7 @@ impl Session {
 
     /// Sends what a storage event means for this watcher; false once the client is gone.
     async fn send_event(&self, event: &Arc<Event>) -> bool {
-        let now = |o: &Value| matches(&self.scope, &self.params, o);
+        let now = |o: &CachedObject| matches_cached(&self.scope, &self.params, o);
         let (kind, object) = match event.kind {
             EventType::Bookmark => {
                 if !self.params.allow_bookmarks {
@@ -154,7 +154,10 @@ impl Session {
                 ("DELETED", &event.object)
             }
         };
-        let served = registry::to_served(self.scope.def, (**object).clone());
+        if self.render == Render::Object && !self.scope.def.is_converted_view() {
+            return self.send_encoded(kind, &object.json).await;
+        }
+        let served = registry::to_served(self.scope.def, object.value());
         if self.render == Render::Object {
             return self.send_line(kind, served).await;
         }
@@ -171,6 +174,17 @@ impl Session {
         }
         let object = json!({"kind": self.scope.def.kind, "apiVersion": self.scope.def.api_version(), "metadata": metadata});
         self.send_line("BOOKMARK", object).await
+    }
+
+    /// Sends an event whose object is already encoded, as the cache holds it.
+    async fn send_encoded(&self, kind: &str, object_json: &[u8]) -> bool {
+        let mut line = Vec::with_capacity(object_json.len() + kind.len() + 24);
+        line.extend_from_slice(b"{\"type\":\"");
+        line.extend_from_slice(kind.as_bytes());
+        line.extend_from_slice(b"\",\"object\":");
+        line.extend_from_slice(object_json);
+        line.extend_from_slice(b"}\n");
+        self.tx.send(Ok(Bytes::from(line))).await.is_ok()
     }
 
     async fn send_line(&self, kind: &str, object: Value) -> bool {

@@ -90,7 +90,7 @@ pub async fn delete(state: &AppState, scope: &Scope, name: &str, params: &Delete
     if marked == old || params.dry_run {
         return Ok(registry::to_served(scope.def, marked));
     }
-    let stored = state.store().update(&scope.key(name), &marked, old_rv).await.map_err(|e| scope.storage_error(name, e))?;
+    let stored = state.store().update(&scope.key(name), marked, old_rv).await.map_err(|e| scope.storage_error(name, e))?;
     Ok(registry::to_served(scope.def, stored))
 }
 

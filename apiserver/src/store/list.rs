@@ -1,14 +1,20 @@
 //! List with selectors, `limit`/`continue` paging pinned to the first page's revision, and the
 //! resourceVersion / resourceVersionMatch rules.
 
+use std::sync::Arc;
+
 use base64::Engine;
-use corekube_api::{ApiError, Cause};
+use corekube_api::{ApiError, Cause, ResourceDef};
+use corekube_storage::{labels_of, Attrs, AttrsFn, CachedObject};
 use serde_json::{json, Value};
 
 use super::Scope;
 use crate::query::ListParams;
 use crate::registry;
 use crate::state::AppState;
+
+/// How long a consistent list waits for the watch cache before reading etcd instead.
+const CONSISTENT_READ_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// The opaque continue token: the revision the list is pinned to and the last key returned
 /// (relative to the collection prefix).
@@ -84,6 +90,94 @@ pub fn matches(scope: &Scope, params: &ListParams, obj: &Value) -> bool {
         && (params.field.is_empty() || params.field.matches(|f| scope.def.field_value(obj, f)))
 }
 
+/// The selector attributes the watch cache keeps for a stored resource: labels, name,
+/// namespace and the resource's field labels.
+pub fn selector_attrs(def: &'static ResourceDef) -> AttrsFn {
+    Arc::new(move |obj: &Value| {
+        let labels = ["metadata.name", "metadata.namespace"].into_iter().chain(def.field_labels.iter().map(|f| f.label));
+        Attrs { labels: labels_of(obj), fields: labels.map(|l| (l, def.field_value(obj, l).unwrap_or_default())).collect() }
+    })
+}
+
+/// Whether a cached object passes the request's selectors, read from the attributes taken
+/// when it was cached. Views converted from another stored kind check the converted object.
+pub fn matches_cached(scope: &Scope, params: &ListParams, obj: &CachedObject) -> bool {
+    if params.label.is_empty() && params.field.is_empty() {
+        return true;
+    }
+    if scope.def.is_converted_view() {
+        return matches(scope, params, &obj.value());
+    }
+    let fields_known = params.field.fields().iter().all(|f| obj.attrs.field(f).is_some());
+    if !fields_known {
+        return matches(scope, params, &obj.value());
+    }
+    (params.label.is_empty() || params.label.matches(&obj.attrs.labels))
+        && (params.field.is_empty() || params.field.matches(|f| obj.attrs.field(f).map(String::from)))
+}
+
+/// A list's items: read and parsed from etcd (served form), or shared from the watch cache
+/// (stored form, already encoded).
+pub enum ListItems {
+    Parsed(Vec<Value>),
+    Cached(Vec<Arc<CachedObject>>),
+}
+
+/// A list answer before rendering.
+pub struct ListOutput {
+    pub def: &'static ResourceDef,
+    pub metadata: Value,
+    pub items: ListItems,
+}
+
+impl ListOutput {
+    /// The items in served form, parsed (for tables).
+    pub fn into_items(self) -> (Vec<Value>, Value) {
+        let items = match self.items {
+            ListItems::Parsed(v) => v,
+            ListItems::Cached(c) => c.iter().map(|o| registry::to_served(self.def, o.value())).collect(),
+        };
+        (items, self.metadata)
+    }
+
+    /// The list as JSON. Cached items are copied as encoded, not re-serialized.
+    pub fn to_json(&self) -> Vec<u8> {
+        let head = json!({"kind": format!("{}List", self.def.kind), "apiVersion": self.def.api_version(), "metadata": self.metadata});
+        let mut out = serde_json::to_vec(&head).expect("a JSON value always serializes");
+        out.pop(); // the closing brace; items follow
+        out.extend_from_slice(b",\"items\":[");
+        let mut first = true;
+        let mut push = |out: &mut Vec<u8>, bytes: &[u8]| {
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            out.extend_from_slice(bytes);
+        };
+        match &self.items {
+            ListItems::Parsed(items) => {
+                for item in items {
+                    push(&mut out, &serde_json::to_vec(item).expect("a JSON value always serializes"));
+                }
+            }
+            ListItems::Cached(items) if self.def.is_converted_view() => {
+                for item in items {
+                    push(&mut out, &serde_json::to_vec(&registry::to_served(self.def, item.value())).expect("serializes"));
+                }
+            }
+            ListItems::Cached(items) => {
+                let size: usize = items.iter().map(|o| o.json.len() + 1).sum();
+                out.reserve(size + 2);
+                for item in items {
+                    push(&mut out, &item.json);
+                }
+            }
+        }
+        out.extend_from_slice(b"]}");
+        out
+    }
+}
+
 fn parse_rv(rv: &str) -> Result<i64, ApiError> {
     rv.parse::<i64>()
         .ok()
@@ -91,7 +185,7 @@ fn parse_rv(rv: &str) -> Result<i64, ApiError> {
         .ok_or_else(|| ApiError::BadRequest(format!("invalid resource version: {rv:?}")))
 }
 
-pub async fn list(state: &AppState, scope: &Scope, params: &ListParams) -> Result<Value, ApiError> {
+pub async fn list(state: &AppState, scope: &Scope, params: &ListParams) -> Result<ListOutput, ApiError> {
     validate(params)?;
     check_field_labels(scope, params)?;
     if params.continue_token.is_some() && params.resource_version.as_deref().is_some_and(|rv| rv != "0") {
@@ -106,9 +200,10 @@ pub async fn list(state: &AppState, scope: &Scope, params: &ListParams) -> Resul
         }
         // "0": any recent state will do, so serve it from the watch cache (unpaged, as upstream).
         (None, Some("0")) => {
-            let (objs, rev) = state.cacher(scope.def).snapshot(&prefix);
-            let items: Vec<Value> = objs.iter().filter(|o| matches(scope, params, o)).map(|o| (**o).clone()).collect();
-            (items, rev, None, None)
+            let (mut objs, rev) = state.cacher(scope.def).snapshot(&prefix);
+            objs.retain(|o| matches_cached(scope, params, o));
+            let metadata = json!({"resourceVersion": rev.to_string()});
+            return Ok(ListOutput { def: scope.def, metadata, items: ListItems::Cached(objs) });
         }
         (None, Some(rv)) => {
             let rv = parse_rv(rv)?;
@@ -129,9 +224,22 @@ pub async fn list(state: &AppState, scope: &Scope, params: &ListParams) -> Resul
                 other => other,
             })?
         }
+        (None, None) if params.limit.is_none() => {
+            // A consistent read without paging is served from the watch cache once it has
+            // caught up with etcd's current revision, as upstream's ConsistentListFromCache
+            // does; etcd answers if the cache cannot catch up in time.
+            let current = state.store().current_revision().await.map_err(|e| scope.storage_error("", e))?;
+            let cacher = state.cacher(scope.def);
+            if cacher.wait_for_revision(current, CONSISTENT_READ_WAIT).await {
+                let (mut objs, rev) = cacher.snapshot(&prefix);
+                objs.retain(|o| matches_cached(scope, params, o));
+                let metadata = json!({"resourceVersion": rev.to_string()});
+                return Ok(ListOutput { def: scope.def, metadata, items: ListItems::Cached(objs) });
+            }
+            read_pages(state, scope, params, &prefix, 0, None).await?
+        }
         (None, None) => read_pages(state, scope, params, &prefix, 0, None).await?,
     };
-    let served_kind = format!("{}List", scope.def.kind);
     let items: Vec<Value> = items.into_iter().map(|o| registry::to_served(scope.def, o)).collect();
     let mut metadata = json!({"resourceVersion": revision.to_string()});
     if let Some(c) = cont {
@@ -140,7 +248,7 @@ pub async fn list(state: &AppState, scope: &Scope, params: &ListParams) -> Resul
     if let Some(r) = remaining {
         metadata["remainingItemCount"] = json!(r);
     }
-    Ok(json!({"kind": served_kind, "apiVersion": scope.def.api_version(), "metadata": metadata, "items": items}))
+    Ok(ListOutput { def: scope.def, metadata, items: ListItems::Parsed(items) })
 }
 
 /// A continue token whose revision was compacted: 410 with a token that continues at the

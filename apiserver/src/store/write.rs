@@ -26,8 +26,8 @@ pub(crate) async fn check_namespace(state: &AppState, scope: &Scope, name: &str)
     let Some(ns) = scope.namespace.as_deref() else { return Ok(()) };
     let ns_def = corekube_api::registry::find("", "v1", "namespaces").expect("namespaces are served");
     let ns_scope = Scope { def: ns_def, namespace: None };
-    let found = match state.cacher(ns_def).snapshot(&ns_scope.key(ns)).0.into_iter().find(|o| meta::name(o) == ns) {
-        Some(o) => Some((*o).clone()),
+    let found = match state.cacher(ns_def).get(&ns_scope.key(ns)).0 {
+        Some(o) => Some(o.value()),
         // The cache may not have seen a namespace created a moment ago; ask etcd.
         None => state.store().get(&ns_scope.key(ns)).await.map_err(|e| ns_scope.storage_error(ns, e))?,
     };
@@ -66,6 +66,7 @@ pub async fn create(state: &AppState, scope: &Scope, body: Value, dry_run: bool)
         meta::remove(&mut obj, field);
     }
     registry::prepare_for_create(scope.def, &mut obj);
+    crate::admission::admit_create(state, scope, &mut obj).await?;
     let name = meta::name(&obj).to_string();
     let causes = registry::validate_create(scope.def, &obj);
     if !causes.is_empty() {
@@ -75,7 +76,7 @@ pub async fn create(state: &AppState, scope: &Scope, body: Value, dry_run: bool)
     if dry_run {
         return Ok(registry::to_served(scope.def, obj));
     }
-    let stored = state.store().create(&scope.key(&name), &obj).await.map_err(|e| scope.storage_error(&name, e))?;
+    let stored = state.store().create(&scope.key(&name), obj).await.map_err(|e| scope.storage_error(&name, e))?;
     Ok(registry::to_served(scope.def, stored))
 }
 
@@ -133,7 +134,7 @@ where
                 gone
             })
         } else {
-            state.store().update(&scope.key(name), &new, old_rv).await
+            state.store().update(&scope.key(name), new, old_rv).await
         };
         match result {
             Ok(stored) => return Ok(registry::to_served(scope.def, stored)),

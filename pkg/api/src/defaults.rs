@@ -60,6 +60,7 @@ pub fn apply_defaults(group: &str, kind: &str, obj: &mut Value) {
             set_if_missing(obj, "reclaimPolicy", json!("Delete"));
             set_if_missing(obj, "volumeBindingMode", json!("Immediate"));
         }
+        ("scheduling.k8s.io", "PriorityClass") => set_if_missing(obj, "preemptionPolicy", json!("PreemptLowerPriority")),
         // ConfigMap, ServiceAccount, Event (both groups) and Lease have nothing visible to default.
         _ => {}
     }

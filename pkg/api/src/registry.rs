@@ -1,7 +1,10 @@
 //! The one table of served resources. Routes, discovery, field selectors and storage keys are all
 //! derived from it, so adding a kind is one entry here plus its strategy in the apiserver.
 
-use k8s_openapi::api::{apps::v1 as apps, coordination::v1 as coordination, core::v1 as core, events::v1 as events, storage::v1 as storage};
+use k8s_openapi::api::{
+    apps::v1 as apps, coordination::v1 as coordination, core::v1 as core, events::v1 as events, scheduling::v1 as scheduling,
+    storage::v1 as storage,
+};
 
 use crate::decode::{typed, Codec};
 
@@ -273,6 +276,12 @@ pub static RESOURCES: &[ResourceDef] = &[
         namespaced: false, short_names: &["sc"], categories: &[], verbs: ALL_VERBS, subresources: &[],
         storage_resource: "storageclasses", field_labels: &[],
         codec: typed::<storage::StorageClass>,
+    },
+    ResourceDef {
+        group: "scheduling.k8s.io", version: "v1", kind: "PriorityClass", plural: "priorityclasses", singular: "priorityclass",
+        namespaced: false, short_names: &["pc"], categories: &[], verbs: ALL_VERBS, subresources: &[],
+        storage_resource: "priorityclasses", field_labels: &[],
+        codec: typed::<scheduling::PriorityClass>,
     },
     ResourceDef {
         group: "coordination.k8s.io", version: "v1", kind: "Lease", plural: "leases", singular: "lease", namespaced: true,

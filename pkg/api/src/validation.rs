@@ -15,6 +15,7 @@ pub mod meta;
 pub mod names;
 pub mod node;
 pub mod pod;
+pub mod priority_class;
 pub mod quantity;
 pub mod resources;
 pub mod scheduling;
@@ -28,7 +29,9 @@ use serde_json::Value;
 pub use field::{BadValue, ErrorType, FieldError, Path};
 pub use meta::{validate_object_meta, validate_object_meta_update, NameRule};
 
-use k8s_openapi::api::{apps::v1 as apps_v1, coordination::v1 as coord_v1, core::v1 as core_v1, storage::v1 as storage_v1};
+use k8s_openapi::api::{
+    apps::v1 as apps_v1, coordination::v1 as coord_v1, core::v1 as core_v1, scheduling::v1 as scheduling_v1, storage::v1 as storage_v1,
+};
 
 use crate::Cause;
 
@@ -192,6 +195,13 @@ fn run(group: &str, kind: &str, obj: &Value, op: Op) -> Vec<Cause> {
         ("storage.k8s.io", "StorageClass") => {
             typed::<storage_v1::StorageClass>(obj, op, storage::validate_storage_class, storage::validate_storage_class_update, meta_only)
         }
+        ("scheduling.k8s.io", "PriorityClass") => typed::<scheduling_v1::PriorityClass>(
+            obj,
+            op,
+            priority_class::validate_priority_class,
+            priority_class::validate_priority_class_update,
+            meta_only,
+        ),
         ("coordination.k8s.io", "Lease") => {
             typed::<coord_v1::Lease>(obj, op, coordination::validate_lease, coordination::validate_lease_update, meta_only)
         }

@@ -15,6 +15,7 @@ use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
+use crate::cached::{labels_only, AttrsFn, CachedObject};
 use crate::store::{decode, with_resource_version};
 use crate::{Store, StorageError};
 
@@ -33,9 +34,9 @@ pub struct Event {
     pub kind: EventType,
     pub key: String,
     /// The new state; for Deleted, the last state with resourceVersion = the deletion revision.
-    pub object: Arc<Value>,
+    pub object: Arc<CachedObject>,
     /// The state before this change (None for Added and Bookmark).
-    pub prev: Option<Arc<Value>>,
+    pub prev: Option<Arc<CachedObject>>,
     pub revision: i64,
 }
 
@@ -90,7 +91,7 @@ struct Slot {
 
 #[derive(Default)]
 struct State {
-    objects: BTreeMap<String, Arc<Value>>,
+    objects: BTreeMap<String, Arc<CachedObject>>,
     /// Recent events in revision order; every event after `window_start` is here.
     ring: VecDeque<Arc<Event>>,
     window_start: i64,
@@ -113,23 +114,26 @@ pub struct Cacher {
     progress: mpsc::Sender<()>,
     ring_capacity: usize,
     watcher_buffer: usize,
+    attrs: AttrsFn,
 }
 
 /// How long a watch waits for the cacher's initial list.
 const SYNC_WAIT: Duration = Duration::from_secs(10);
 
 /// Tuning for a cacher; the defaults suit a single-node control plane.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone)]
 pub struct CacherConfig {
     pub ring_capacity: usize,
     pub watcher_buffer: usize,
     /// How often etcd is asked for a progress notification, which becomes a bookmark.
     pub progress_interval: Duration,
+    /// What selectors read from each object (labels, the resource's field labels).
+    pub attrs: AttrsFn,
 }
 
 impl Default for CacherConfig {
     fn default() -> Self {
-        CacherConfig { ring_capacity: 4096, watcher_buffer: 1024, progress_interval: Duration::from_secs(10) }
+        CacherConfig { ring_capacity: 4096, watcher_buffer: 1024, progress_interval: Duration::from_secs(10), attrs: labels_only() }
     }
 }
 
@@ -147,6 +151,7 @@ impl Cacher {
             progress: progress_tx,
             ring_capacity: config.ring_capacity,
             watcher_buffer: config.watcher_buffer,
+            attrs: config.attrs.clone(),
         };
         let runner = cacher.clone();
         tokio::spawn(async move { runner.run(rev_tx, progress_rx, config.progress_interval, cancel).await });
@@ -173,10 +178,16 @@ impl Cacher {
     }
 
     /// The objects under `prefix` as the cache has them, with the revision they are current at.
-    pub fn snapshot(&self, prefix: &str) -> (Vec<Arc<Value>>, i64) {
+    pub fn snapshot(&self, prefix: &str) -> (Vec<Arc<CachedObject>>, i64) {
         let st = self.state.lock().unwrap();
         let items = st.objects.range(prefix.to_string()..).take_while(|(k, _)| k.starts_with(prefix)).map(|(_, v)| v.clone()).collect();
         (items, st.last_rev)
+    }
+
+    /// One object by key as the cache has it, with the revision the cache is current at.
+    pub fn get(&self, key: &str) -> (Option<Arc<CachedObject>>, i64) {
+        let st = self.state.lock().unwrap();
+        (st.objects.get(key).cloned(), st.last_rev)
     }
 
     /// Forgets events etcd no longer has after a compaction to `compacted`, so a watch from
@@ -209,7 +220,7 @@ impl Cacher {
                     .range(prefix.to_string()..)
                     .take_while(|(k, _)| k.starts_with(prefix))
                     .map(|(k, v)| {
-                        Arc::new(Event { kind: EventType::Added, key: k.clone(), object: v.clone(), prev: None, revision: rv_of(v) })
+                        Arc::new(Event { kind: EventType::Added, key: k.clone(), object: v.clone(), prev: None, revision: v.revision })
                     })
                     .collect();
                 let after = st.last_rev;
@@ -224,7 +235,7 @@ impl Cacher {
             }
             WatchStart::After(rev) => {
                 drop(st);
-                let pump = tokio::spawn(pump_history(self.store.clone(), prefix.to_string(), rev, tx));
+                let pump = tokio::spawn(pump_history(self.store.clone(), prefix.to_string(), rev, tx, self.attrs.clone()));
                 Ok(WatchStream { start_revision: rev, initial: VecDeque::new(), live: rx, pump: Some(pump) })
             }
         }
@@ -317,7 +328,8 @@ impl Cacher {
             revision = page.revision;
             for item in page.items {
                 let key = key_of(&self.resource, &item);
-                objects.insert(key, Arc::new(item));
+                let revision = rv_of(&item);
+                objects.insert(key, CachedObject::new(&item, revision, &self.attrs));
             }
             if page.remaining == 0 {
                 break;
@@ -346,7 +358,7 @@ impl Cacher {
                 let bookmark = Arc::new(Event {
                     kind: EventType::Bookmark,
                     key: String::new(),
-                    object: Arc::new(Value::Null),
+                    object: CachedObject::empty(),
                     prev: None,
                     revision: header_rev,
                 });
@@ -357,12 +369,13 @@ impl Cacher {
         }
         for ev in resp.events() {
             let key = ev.kv().map(|kv| String::from_utf8_lossy(kv.key()).into_owned()).unwrap_or_default();
-            // The cache's copy is the last state even when etcd's prev_kv was compacted away.
+            // The cache's copy is the previous state (shared, not decoded again), and the last
+            // state of a deletion even when etcd's prev_kv was compacted away.
             let cached = match ev.event_type() {
                 EtcdEventType::Delete => st.objects.remove(&key),
-                EtcdEventType::Put => None,
+                EtcdEventType::Put => st.objects.get(&key).cloned(),
             };
-            let Some(event) = to_event(ev, cached) else { continue };
+            let Some(event) = to_event(ev, cached, &self.attrs) else { continue };
             if event.kind != EventType::Deleted {
                 st.objects.insert(event.key.clone(), event.object.clone());
             }
@@ -401,7 +414,7 @@ fn dispatch(st: &mut State, event: &Arc<Event>) {
 }
 
 /// Serves a watch from before the cache's window straight from etcd's history.
-async fn pump_history(store: Store, prefix: String, after: i64, tx: mpsc::Sender<Result<Arc<Event>, StorageError>>) {
+async fn pump_history(store: Store, prefix: String, after: i64, tx: mpsc::Sender<Result<Arc<Event>, StorageError>>, attrs: AttrsFn) {
     let opts = WatchOptions::new().with_prefix().with_prev_key().with_start_revision(after + 1);
     let mut client = store.client().watch_client().max_decoding_message_size(1 << 30);
     let mut stream = match client.watch(prefix.clone(), Some(opts)).await {
@@ -424,7 +437,7 @@ async fn pump_history(store: Store, prefix: String, after: i64, tx: mpsc::Sender
             return;
         }
         for ev in resp.events() {
-            let Some(event) = to_event(ev, None) else { continue };
+            let Some(event) = to_event(ev, None, &attrs) else { continue };
             if tx.send(Ok(Arc::new(event))).await.is_err() {
                 return;
             }
@@ -432,22 +445,28 @@ async fn pump_history(store: Store, prefix: String, after: i64, tx: mpsc::Sender
     }
 }
 
-/// Turns one etcd watch event into a storage event. A deletion carries the object's last state
-/// (from `last_known`, else etcd's prev_kv) with resourceVersion = the deletion's revision.
-fn to_event(ev: &etcd_client::Event, last_known: Option<Arc<Value>>) -> Option<Event> {
+/// Turns one etcd watch event into a storage event. `cached` is the cache's copy of the key's
+/// previous state, used instead of decoding etcd's prev_kv again; a deletion carries that last
+/// state with resourceVersion = the deletion's revision.
+fn to_event(ev: &etcd_client::Event, cached: Option<Arc<CachedObject>>, attrs: &AttrsFn) -> Option<Event> {
     let kv = ev.kv()?;
     let key = String::from_utf8_lossy(kv.key()).into_owned();
     let revision = kv.mod_revision();
-    let prev = ev.prev_kv().and_then(|p| decode(&key, p.value(), p.mod_revision()).ok()).map(Arc::new);
+    let prev = cached.or_else(|| {
+        let p = ev.prev_kv()?;
+        let obj = decode(&key, p.value(), p.mod_revision()).ok()?;
+        Some(CachedObject::new(&obj, p.mod_revision(), attrs))
+    });
     Some(match ev.event_type() {
         EtcdEventType::Put => {
             let obj = decode(&key, kv.value(), revision).ok()?;
             let kind = if kv.create_revision() == revision { EventType::Added } else { EventType::Modified };
-            Event { kind, key, object: Arc::new(obj), prev, revision }
+            let prev = if kind == EventType::Added { None } else { prev };
+            Event { kind, key, object: CachedObject::new(&obj, revision, attrs), prev, revision }
         }
         EtcdEventType::Delete => {
-            let last = last_known.or_else(|| prev.clone())?;
-            let object = Arc::new(with_resource_version((*last).clone(), revision));
+            let last = prev.clone()?;
+            let object = CachedObject::new(&with_resource_version(last.value(), revision), revision, attrs);
             Event { kind: EventType::Deleted, key, object, prev, revision }
         }
     })

@@ -1,10 +1,12 @@
 //! The Storage seam: objects in etcd keyed by resource, namespace and name, with resourceVersion
 //! equal to the etcd revision, and one shared etcd watch per resource fanned out to watchers.
 
+mod cached;
 mod cacher;
 mod error;
 mod store;
 
+pub use cached::{labels_of, labels_only, Attrs, AttrsFn, CachedObject};
 pub use cacher::{Cacher, CacherConfig, Event, EventType, WatchStart, WatchStream};
 pub use error::StorageError;
 pub use store::{ListPage, Store};

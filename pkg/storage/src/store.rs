@@ -100,30 +100,30 @@ impl Store {
     }
 
     /// Stores a new object; fails with AlreadyExists if the key is taken.
-    pub async fn create(&self, key: &str, obj: &Value) -> Result<Value, StorageError> {
+    pub async fn create(&self, key: &str, obj: Value) -> Result<Value, StorageError> {
         let txn = Txn::new()
             .when([Compare::create_revision(key, CompareOp::Equal, 0)])
-            .and_then([TxnOp::put(key, encode(obj), None)]);
+            .and_then([TxnOp::put(key, encode(&obj), None)]);
         let resp = self.client.kv_client().txn(txn).await?;
         if !resp.succeeded() {
             return Err(StorageError::AlreadyExists);
         }
         let rev = resp.header().map(|h| h.revision()).unwrap_or(0);
-        Ok(with_resource_version(obj.clone(), rev))
+        Ok(with_resource_version(obj, rev))
     }
 
     /// Replaces an object if it is still at `expected_revision`.
-    pub async fn update(&self, key: &str, obj: &Value, expected_revision: i64) -> Result<Value, StorageError> {
+    pub async fn update(&self, key: &str, obj: Value, expected_revision: i64) -> Result<Value, StorageError> {
         let txn = Txn::new()
             .when([Compare::mod_revision(key, CompareOp::Equal, expected_revision)])
-            .and_then([TxnOp::put(key, encode(obj), None)])
+            .and_then([TxnOp::put(key, encode(&obj), None)])
             .or_else([TxnOp::get(key, None)]);
         let resp = self.client.kv_client().txn(txn).await?;
         if !resp.succeeded() {
             return Err(failed_compare(&resp.op_responses()));
         }
         let rev = resp.header().map(|h| h.revision()).unwrap_or(0);
-        Ok(with_resource_version(obj.clone(), rev))
+        Ok(with_resource_version(obj, rev))
     }
 
     /// Deletes an object, if given only while it is still at `expected_revision`. Returns its last
@@ -221,6 +221,9 @@ fn failed_compare(ops: &[TxnOpResponse]) -> StorageError {
 
 /// The stored form drops resourceVersion: it is the key's revision, not data.
 fn encode(obj: &Value) -> Vec<u8> {
+    if obj.pointer("/metadata/resourceVersion").is_none() {
+        return serde_json::to_vec(obj).expect("a JSON value always serializes");
+    }
     let mut obj = obj.clone();
     if let Some(meta) = obj.get_mut("metadata").and_then(|m| m.as_object_mut()) {
         meta.remove("resourceVersion");

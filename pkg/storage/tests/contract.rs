@@ -71,34 +71,34 @@ fn rv(o: &serde_json::Value) -> i64 {
 async fn writes_are_compare_and_swap_on_revisions() {
     let (_e, s) = etcd().await;
     let key = object_key("things", Some("ns"), "a");
-    let created = s.create(&key, &obj("a", 1)).await.unwrap();
-    assert!(matches!(s.create(&key, &obj("a", 2)).await, Err(StorageError::AlreadyExists)));
+    let created = s.create(&key, obj("a", 1)).await.unwrap();
+    assert!(matches!(s.create(&key, obj("a", 2)).await, Err(StorageError::AlreadyExists)));
     let got = s.get(&key).await.unwrap().unwrap();
     assert_eq!(rv(&got), rv(&created));
-    let updated = s.update(&key, &obj("a", 3), rv(&created)).await.unwrap();
+    let updated = s.update(&key, obj("a", 3), rv(&created)).await.unwrap();
     assert!(rv(&updated) > rv(&created));
-    assert!(matches!(s.update(&key, &obj("a", 4), rv(&created)).await, Err(StorageError::Conflict { .. })));
+    assert!(matches!(s.update(&key, obj("a", 4), rv(&created)).await, Err(StorageError::Conflict { .. })));
     assert!(matches!(s.delete(&key, Some(rv(&created))).await, Err(StorageError::Conflict { .. })));
     let (last, del_rev) = s.delete(&key, Some(rv(&updated))).await.unwrap();
     assert_eq!(last["data"]["v"], 3);
     assert!(del_rev > rv(&updated));
     assert!(s.get(&key).await.unwrap().is_none());
     assert!(matches!(s.delete(&key, None).await, Err(StorageError::NotFound)));
-    assert!(matches!(s.update(&key, &obj("a", 5), 1).await, Err(StorageError::NotFound)));
+    assert!(matches!(s.update(&key, obj("a", 5), 1).await, Err(StorageError::NotFound)));
 }
 
 #[tokio::test]
 async fn pages_are_read_at_one_revision() {
     let (_e, s) = etcd().await;
     for i in 0..5 {
-        s.create(&object_key("things", Some("ns"), &format!("o{i}")), &obj(&format!("o{i}"), i)).await.unwrap();
+        s.create(&object_key("things", Some("ns"), &format!("o{i}")), obj(&format!("o{i}"), i)).await.unwrap();
     }
     // A sibling prefix must not leak into the namespace's range.
-    s.create(&object_key("things", Some("ns2"), "x"), &obj("x", 0)).await.unwrap();
+    s.create(&object_key("things", Some("ns2"), "x"), obj("x", 0)).await.unwrap();
     let prefix = collection_prefix("things", Some("ns"));
     let first = s.list(&prefix, 0, None, Some(2)).await.unwrap();
     assert_eq!((first.items.len(), first.remaining), (2, 3));
-    s.create(&object_key("things", Some("ns"), "o9"), &obj("o9", 9)).await.unwrap();
+    s.create(&object_key("things", Some("ns"), "o9"), obj("o9", 9)).await.unwrap();
     let rest = s.list(&prefix, first.revision, first.last_key.as_deref(), None).await.unwrap();
     let names: Vec<&str> = rest.items.iter().map(|o| o["metadata"]["name"].as_str().unwrap()).collect();
     assert_eq!(names, vec!["o2", "o3", "o4"]);
@@ -127,7 +127,7 @@ async fn shared_watch_delivers_every_change_in_order() {
     let (_e, s) = etcd().await;
     let cancel = CancellationToken::new();
     let key = object_key("things", Some("ns"), "a");
-    let created = s.create(&key, &obj("a", 1)).await.unwrap();
+    let created = s.create(&key, obj("a", 1)).await.unwrap();
     let cacher = Cacher::start(s.clone(), "things", CacherConfig::default(), cancel.clone());
     let prefix = collection_prefix("things", Some("ns"));
     for _ in 0..200 {
@@ -139,18 +139,18 @@ async fn shared_watch_delivers_every_change_in_order() {
     let mut snap = cacher.watch(&prefix, WatchStart::Snapshot).await.unwrap();
     let mut from_create = cacher.watch(&prefix, WatchStart::After(rv(&created))).await.unwrap();
     let first = next_event(&mut snap).await;
-    assert_eq!((first.kind, first.object["data"]["v"].as_i64()), (EventType::Added, Some(1)));
-    let u = s.update(&key, &obj("a", 2), rv(&created)).await.unwrap();
+    assert_eq!((first.kind, first.object.value()["data"]["v"].as_i64()), (EventType::Added, Some(1)));
+    let u = s.update(&key, obj("a", 2), rv(&created)).await.unwrap();
     s.delete(&key, Some(rv(&u))).await.unwrap();
     for w in [&mut snap, &mut from_create] {
         let m = next_event(w).await;
-        assert_eq!((m.kind, m.object["data"]["v"].as_i64()), (EventType::Modified, Some(2)));
-        assert_eq!(m.prev.as_ref().unwrap()["data"]["v"], 1);
+        assert_eq!((m.kind, m.object.value()["data"]["v"].as_i64()), (EventType::Modified, Some(2)));
+        assert_eq!(m.prev.as_ref().unwrap().value()["data"]["v"], 1);
         let d = next_event(w).await;
         assert_eq!(d.kind, EventType::Deleted);
-        assert_eq!(d.object["data"]["v"], 2, "a deletion carries the last state");
+        assert_eq!(d.object.value()["data"]["v"], 2, "a deletion carries the last state");
         assert!(d.revision > m.revision);
-        assert_eq!(d.object["metadata"]["resourceVersion"], d.revision.to_string());
+        assert_eq!(d.object.value()["metadata"]["resourceVersion"], d.revision.to_string());
     }
     // A watch from the creation revision, opened after everything happened, replays it all.
     let mut late = cacher.watch(&prefix, WatchStart::After(rv(&created))).await.unwrap();
@@ -163,7 +163,7 @@ async fn shared_watch_delivers_every_change_in_order() {
 async fn slow_watchers_are_closed_and_old_ones_read_history() {
     let (_e, s) = etcd().await;
     let cancel = CancellationToken::new();
-    let config = CacherConfig { ring_capacity: 4, watcher_buffer: 3, progress_interval: Duration::from_secs(60) };
+    let config = CacherConfig { ring_capacity: 4, watcher_buffer: 3, progress_interval: Duration::from_secs(60), ..Default::default() };
     let start_rev = s.current_revision().await.unwrap();
     let cacher = Cacher::start(s.clone(), "things", config, cancel.clone());
     for _ in 0..200 {
@@ -175,7 +175,7 @@ async fn slow_watchers_are_closed_and_old_ones_read_history() {
     let prefix = collection_prefix("things", None);
     let mut slow = cacher.watch(&prefix, WatchStart::Snapshot).await.unwrap();
     for i in 0..10 {
-        s.create(&object_key("things", Some("ns"), &format!("o{i}")), &obj(&format!("o{i}"), i)).await.unwrap();
+        s.create(&object_key("things", Some("ns"), &format!("o{i}")), obj(&format!("o{i}"), i)).await.unwrap();
     }
     // The watcher never read, so it was closed after its buffer filled; nothing was skipped.
     let mut got = 0;
@@ -188,7 +188,7 @@ async fn slow_watchers_are_closed_and_old_ones_read_history() {
     let mut old = cacher.watch(&prefix, WatchStart::After(start_rev)).await.unwrap();
     for i in 0..10 {
         let e = next_event(&mut old).await;
-        assert_eq!(e.object["data"]["v"], i);
+        assert_eq!(e.object.value()["data"]["v"], i);
     }
     s.compact(s.current_revision().await.unwrap()).await.unwrap();
     let mut gone = cacher.watch(&prefix, WatchStart::After(start_rev)).await.unwrap();
@@ -205,7 +205,7 @@ async fn quiet_watches_get_bookmarks_at_the_current_revision() {
     let cacher = Cacher::start(s.clone(), "things", config, cancel.clone());
     let mut w = cacher.watch(&collection_prefix("things", None), WatchStart::Snapshot).await.unwrap();
     // A write to another resource moves etcd's revision; the bookmark reports it.
-    s.create(&object_key("others", None, "x"), &obj("x", 1)).await.unwrap();
+    s.create(&object_key("others", None, "x"), obj("x", 1)).await.unwrap();
     let target = s.current_revision().await.unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
@@ -224,7 +224,7 @@ async fn lists_larger_than_the_default_message_limit_work() {
     // 6 x 900 KiB: more than gRPC's default 4 MiB response, each under etcd's 1.5 MiB request limit.
     let big = "x".repeat(900 * 1024);
     for i in 0..6 {
-        s.create(&object_key("big", Some("ns"), &format!("o{i}")), &json!({"metadata": {"name": format!("o{i}")}, "data": {"v": big}})).await.unwrap();
+        s.create(&object_key("big", Some("ns"), &format!("o{i}")), json!({"metadata": {"name": format!("o{i}")}, "data": {"v": big}})).await.unwrap();
     }
     let page = s.list(&collection_prefix("big", None), 0, None, None).await.unwrap();
     assert_eq!(page.items.len(), 6);

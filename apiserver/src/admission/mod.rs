@@ -1,0 +1,19 @@
+//! Admission: changes and checks a create needs from other objects, after defaults and before
+//! validation (upstream's mutating admission plugins that corekube has).
+
+mod priority;
+
+use corekube_api::ApiError;
+use serde_json::Value;
+
+use crate::state::AppState;
+use crate::store::Scope;
+
+/// Admits a new object (stored form) into `scope`.
+pub async fn admit_create(state: &AppState, scope: &Scope, obj: &mut Value) -> Result<(), ApiError> {
+    let storage = scope.def.storage_def();
+    if (storage.group, storage.kind) == ("", "Pod") {
+        priority::admit_pod(state, scope, obj)?;
+    }
+    Ok(())
+}

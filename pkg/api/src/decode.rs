@@ -64,7 +64,7 @@ pub fn parse_body(bytes: &[u8], format: BodyFormat) -> Result<Parsed, ApiError> 
         BodyFormat::Json => {
             let mut duplicates = Vec::new();
             let mut de = serde_json::Deserializer::from_slice(bytes);
-            let value = DupSeed { path: String::new(), duplicates: &mut duplicates }
+            let value = DupSeed { path: PathSeg::Root, duplicates: &mut duplicates }
                 .deserialize(&mut de)
                 .and_then(|v| de.end().map(|_| v))
                 .map_err(|e| ApiError::BadRequest(format!("json parse error: {e}")))?;
@@ -78,20 +78,46 @@ pub fn parse_body(bytes: &[u8], format: BodyFormat) -> Result<Parsed, ApiError> 
     }
 }
 
+/// Where a value sits in the body, as a chain of borrowed segments: building it costs nothing,
+/// and it is rendered (`metadata.name`, `spec.containers[0]`) only for a duplicate.
+#[derive(Clone, Copy)]
+enum PathSeg<'a> {
+    Root,
+    Key(&'a PathSeg<'a>, &'a str),
+    Index(&'a PathSeg<'a>, usize),
+}
+
+impl PathSeg<'_> {
+    fn render(&self) -> String {
+        match self {
+            PathSeg::Root => String::new(),
+            PathSeg::Key(parent, key) => {
+                let p = parent.render();
+                if p.is_empty() {
+                    key.to_string()
+                } else {
+                    format!("{p}.{key}")
+                }
+            }
+            PathSeg::Index(parent, i) => format!("{}[{i}]", parent.render()),
+        }
+    }
+}
+
 /// Builds a `Value` while recording duplicate keys with their paths (`metadata.name`).
-struct DupSeed<'a> {
-    path: String,
+struct DupSeed<'a, 'p> {
+    path: PathSeg<'p>,
     duplicates: &'a mut Vec<String>,
 }
 
-impl<'de> DeserializeSeed<'de> for DupSeed<'_> {
+impl<'de> DeserializeSeed<'de> for DupSeed<'_, '_> {
     type Value = Value;
     fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for DupSeed<'_> {
+impl<'de> Visitor<'de> for DupSeed<'_, '_> {
     type Value = Value;
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("a JSON value")
@@ -122,21 +148,23 @@ impl<'de> Visitor<'de> for DupSeed<'_> {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let mut out = Vec::new();
-        let mut i = 0;
-        while let Some(v) = seq.next_element_seed(DupSeed { path: format!("{}[{i}]", self.path), duplicates: self.duplicates })? {
-            out.push(v);
-            i += 1;
+        loop {
+            let path = PathSeg::Index(&self.path, out.len());
+            match seq.next_element_seed(DupSeed { path, duplicates: &mut *self.duplicates })? {
+                Some(v) => out.push(v),
+                None => return Ok(Value::Array(out)),
+            }
         }
-        Ok(Value::Array(out))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut out = Map::new();
         while let Some(key) = map.next_key::<String>()? {
-            let path = if self.path.is_empty() { key.clone() } else { format!("{}.{key}", self.path) };
-            let v = map.next_value_seed(DupSeed { path: path.clone(), duplicates: self.duplicates })?;
-            if out.insert(key, v).is_some() {
-                self.duplicates.push(path);
+            let path = PathSeg::Key(&self.path, &key);
+            let v = map.next_value_seed(DupSeed { path, duplicates: &mut *self.duplicates })?;
+            if out.contains_key(&key) {
+                self.duplicates.push(path.render());
             }
+            out.insert(key, v);
         }
         Ok(Value::Object(out))
     }

@@ -53,6 +53,15 @@ impl CachedObject {
         Arc::new(CachedObject { json, attrs: attrs(obj), revision })
     }
 
+    /// From the bytes etcd stores (the object without a resourceVersion) and their parsed form:
+    /// the resourceVersion is spliced into the stored bytes instead of encoding the tree again.
+    pub fn from_stored(stored: &[u8], obj: &Value, revision: i64, attrs: &AttrsFn) -> Arc<CachedObject> {
+        match with_resource_version_spliced(stored, revision) {
+            Some(json) => Arc::new(CachedObject { json: Bytes::from(json), attrs: attrs(obj), revision }),
+            None => CachedObject::new(obj, revision, attrs),
+        }
+    }
+
     /// The placeholder a bookmark carries.
     pub fn empty() -> Arc<CachedObject> {
         Arc::new(CachedObject { json: Bytes::from_static(b"null"), attrs: Attrs::default(), revision: 0 })
@@ -61,5 +70,93 @@ impl CachedObject {
     /// The object parsed; for the paths that need the whole tree (tables, conversions).
     pub fn value(&self) -> Value {
         serde_json::from_slice(&self.json).expect("cached JSON was produced by serde_json")
+    }
+}
+
+/// Inserts `"resourceVersion":"<revision>"` as the first member of the top-level `metadata`
+/// object of a JSON document, scanning only as far as that object starts. None when the
+/// document has no such object (the caller then encodes the parsed tree) or already names a
+/// resourceVersion right there (stored objects never do).
+pub fn with_resource_version_spliced(json: &[u8], revision: i64) -> Option<Vec<u8>> {
+    let at = top_level_member_start(json, b"metadata")?;
+    if json.get(at) != Some(&b'{') {
+        return None;
+    }
+    let rest = &json[at + 1..];
+    let empty = rest.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'}');
+    let member = format!("\"resourceVersion\":\"{revision}\"{}", if empty { "" } else { "," });
+    let mut out = Vec::with_capacity(json.len() + member.len());
+    out.extend_from_slice(&json[..=at]);
+    out.extend_from_slice(member.as_bytes());
+    out.extend_from_slice(rest);
+    Some(out)
+}
+
+/// The offset of the value of the top-level member `key` (after the colon and whitespace).
+fn top_level_member_start(json: &[u8], key: &[u8]) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut i = 0;
+    // Whether the next string at depth 1 is a member name (after `{` or `,`), not a value.
+    let mut expect_key = false;
+    while i < json.len() {
+        match json[i] {
+            b'"' => {
+                let start = i + 1;
+                i += 1;
+                while i < json.len() && json[i] != b'"' {
+                    if json[i] == b'\\' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+                let s = json.get(start..i)?;
+                if depth == 1 && expect_key {
+                    expect_key = false;
+                    if s == key {
+                        let mut j = i + 1;
+                        while j < json.len() && (json[j].is_ascii_whitespace() || json[j] == b':') {
+                            j += 1;
+                        }
+                        return Some(j);
+                    }
+                }
+            }
+            b'{' | b'[' => {
+                depth += 1;
+                expect_key = depth == 1;
+            }
+            b'}' | b']' => depth = depth.checked_sub(1)?,
+            b',' if depth == 1 => expect_key = true,
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn spliced(v: &Value) -> Value {
+        serde_json::from_slice(&with_resource_version_spliced(&serde_json::to_vec(v).unwrap(), 42).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn splices_into_the_top_level_metadata_only() {
+        let obj = json!({
+            "apiVersion": "apps/v1",
+            "data": {"metadata": "{\"x\": 1}", "a\"metadata": "y"},
+            "kind": "Deployment",
+            "metadata": {"name": "web", "labels": {"metadata": "z"}},
+            "spec": {"template": {"metadata": {"labels": {"app": "web"}}}},
+        });
+        let mut want = obj.clone();
+        want["metadata"]["resourceVersion"] = json!("42");
+        assert_eq!(spliced(&obj), want);
+        assert_eq!(spliced(&json!({"metadata": {}})), json!({"metadata": {"resourceVersion": "42"}}));
+        assert!(with_resource_version_spliced(br#"{"kind":"X"}"#, 1).is_none());
+        assert!(with_resource_version_spliced(br#"{"metadata":null}"#, 1).is_none());
     }
 }

@@ -455,14 +455,14 @@ fn to_event(ev: &etcd_client::Event, cached: Option<Arc<CachedObject>>, attrs: &
     let prev = cached.or_else(|| {
         let p = ev.prev_kv()?;
         let obj = decode(&key, p.value(), p.mod_revision()).ok()?;
-        Some(CachedObject::new(&obj, p.mod_revision(), attrs))
+        Some(CachedObject::from_stored(p.value(), &obj, p.mod_revision(), attrs))
     });
     Some(match ev.event_type() {
         EtcdEventType::Put => {
             let obj = decode(&key, kv.value(), revision).ok()?;
             let kind = if kv.create_revision() == revision { EventType::Added } else { EventType::Modified };
             let prev = if kind == EventType::Added { None } else { prev };
-            Event { kind, key, object: CachedObject::new(&obj, revision, attrs), prev, revision }
+            Event { kind, key, object: CachedObject::from_stored(kv.value(), &obj, revision, attrs), prev, revision }
         }
         EtcdEventType::Delete => {
             let last = prev.clone()?;

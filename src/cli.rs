@@ -19,14 +19,34 @@ pub struct Cli {
 impl Cli {
     pub fn log_filter(&self) -> String {
         // Dependencies stay quiet unless asked for; corekube logs at the chosen level.
-        format!("warn,corekube={0},corekube_apiserver={0},corekube_storage={0}", self.log_level)
+        format!("warn,corekube={0},corekube_apiserver={0},corekube_storage={0},corekube_scheduler={0}", self.log_level)
     }
 }
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Runs the control plane: the API server, with its own etcd unless --etcd-servers is given.
+    /// Runs the control plane: the API server, with its own etcd unless --etcd-servers is given,
+    /// and the scheduler.
     Server(ServerOptions),
+    /// Runs only the scheduler, against the API server a kubeconfig names.
+    Scheduler(SchedulerOptions),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SchedulerOptions {
+    /// The kubeconfig with the scheduler's identity (`corekube server` writes
+    /// DATA_DIR/scheduler.kubeconfig).
+    #[arg(long)]
+    pub kubeconfig: PathBuf,
+    /// The profile name pods select with spec.schedulerName.
+    #[arg(long, default_value = "default-scheduler")]
+    pub scheduler_name: String,
+}
+
+/// Components `corekube server` runs besides the API server, each of which `--disable` turns off.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Component {
+    Scheduler,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -47,6 +67,9 @@ pub struct ServerOptions {
     /// How often etcd history is compacted (e.g. 5m, 30s; 0 disables).
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     pub etcd_compaction_interval: Duration,
+    /// Components not to run in this process (comma-separated): scheduler.
+    #[arg(long, value_delimiter = ',', value_enum)]
+    pub disable: Vec<Component>,
 }
 
 /// Parses `90`, `90s`, `5m`, `1h` or `250ms`.
@@ -82,8 +105,9 @@ mod tests {
     #[test]
     fn server_defaults_are_secure_and_local() {
         let cli = Cli::parse_from(["corekube", "server"]);
-        let Command::Server(o) = cli.command;
+        let Command::Server(o) = cli.command else { panic!("server") };
         assert_eq!(o.secure_port, 6443);
+        assert!(o.disable.is_empty(), "every component runs by default");
         assert_eq!(o.bind_address.to_string(), "127.0.0.1");
         assert!(o.etcd_servers.is_empty());
     }

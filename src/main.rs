@@ -41,6 +41,7 @@ fn main() -> std::process::ExitCode {
         tokio::spawn(stop_on_signal(shutdown.clone()));
         match cli.command {
             cli::Command::Server(opts) => server::run(opts, shutdown).await,
+            cli::Command::Scheduler(opts) => run_scheduler(opts, shutdown).await,
         }
     });
     match result {
@@ -51,6 +52,13 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// `corekube scheduler`: the same scheduler the server runs, as a separate process.
+async fn run_scheduler(opts: cli::SchedulerOptions, shutdown: CancellationToken) -> Result<(), String> {
+    let client = corekube_scheduler::run::client_from_kubeconfig(&opts.kubeconfig).await.map_err(|e| e.to_string())?;
+    let config = corekube_scheduler::run::Config { client, scheduler_name: opts.scheduler_name };
+    corekube_scheduler::run::run(config, shutdown).await.map_err(|e| e.to_string())
 }
 
 /// SIGTERM or SIGINT starts a graceful stop; a second one ends the process at once.

@@ -7,12 +7,14 @@ use std::time::Duration;
 use corekube_storage::{CacherConfig, Store};
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::ServerOptions;
+use crate::cli::{Component, ServerOptions};
 use crate::etcd::{set_mode, ManagedEtcd};
 
 /// The admin identity written to admin.kubeconfig, as kubeadm's super-admin.conf.
 const ADMIN_USER: &str = "kubernetes-admin";
 const ADMIN_GROUP: &str = "system:masters";
+/// The scheduler's identity, as upstream's kube-scheduler client certificate.
+const SCHEDULER_USER: &str = "system:kube-scheduler";
 
 pub async fn run(opts: ServerOptions, shutdown: CancellationToken) -> Result<(), String> {
     std::fs::create_dir_all(&opts.data_dir).map_err(|e| format!("cannot create {}: {e}", opts.data_dir.display()))?;
@@ -26,6 +28,11 @@ pub async fn run(opts: ServerOptions, shutdown: CancellationToken) -> Result<(),
     let kubeconfig = opts.data_dir.join("admin.kubeconfig");
     pki.write_kubeconfig(&kubeconfig, &server_url, ADMIN_USER, &admin_cert, &admin_key)
         .map_err(|e| format!("writing {}: {e}", kubeconfig.display()))?;
+
+    let scheduler_kubeconfig = opts.data_dir.join("scheduler.kubeconfig");
+    let (cert, key) = pki.client_cert("scheduler", SCHEDULER_USER, &[]).map_err(|e| format!("scheduler certificate: {e}"))?;
+    pki.write_kubeconfig(&scheduler_kubeconfig, &server_url, SCHEDULER_USER, &cert, &key)
+        .map_err(|e| format!("writing {}: {e}", scheduler_kubeconfig.display()))?;
 
     let mut etcd_task = None;
     let endpoints = if opts.etcd_servers.is_empty() {
@@ -72,7 +79,13 @@ pub async fn run(opts: ServerOptions, shutdown: CancellationToken) -> Result<(),
         }
     };
     tokio::spawn(serve);
+    let scheduler = (!opts.disable.contains(&Component::Scheduler)).then(|| {
+        tokio::spawn(run_scheduler_when_ready(scheduler_kubeconfig, health.clone(), shutdown.clone()))
+    });
     let served = corekube_apiserver::run(config, health, shutdown.clone()).await.map_err(|e| e.to_string());
+    if let Some(task) = scheduler {
+        let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+    }
 
     let mut result = served;
     if let Some((stop, task)) = etcd_task {
@@ -84,6 +97,27 @@ pub async fn run(opts: ServerOptions, shutdown: CancellationToken) -> Result<(),
         }
     }
     result
+}
+
+/// Starts the scheduler once the API server is ready; like etcd, a scheduler that fails stops
+/// the whole server rather than leaving it half working.
+async fn run_scheduler_when_ready(kubeconfig: std::path::PathBuf, health: corekube_apiserver::Health, shutdown: CancellationToken) {
+    while !health.startup_done() {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+        }
+    }
+    let result = async {
+        let client = corekube_scheduler::run::client_from_kubeconfig(&kubeconfig).await.map_err(|e| e.to_string())?;
+        let config = corekube_scheduler::run::Config { client, scheduler_name: corekube_scheduler::run::DEFAULT_SCHEDULER_NAME.into() };
+        corekube_scheduler::run::run(config, shutdown.clone()).await.map_err(|e| e.to_string())
+    }
+    .await;
+    if let Err(e) = result {
+        tracing::error!(error = %e, "scheduler failed; stopping");
+        shutdown.cancel();
+    }
 }
 
 /// The address clients use: an unspecified bind address is reached over loopback.

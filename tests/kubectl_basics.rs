@@ -115,11 +115,29 @@ fn every_served_kind_can_be_created_read_and_deleted() {
         ("persistentvolume.yaml", "persistentvolume/local-data"),
         ("storageclass.yaml", "storageclass.storage.k8s.io/local"),
         ("namespace.yaml", "namespace/team-a"),
+        ("priorityclass.yaml", "priorityclass.scheduling.k8s.io/high-priority"),
     ] {
         let out = c.ok(&["create", "--validate=false", "-f", &example(file)]);
         assert_eq!(out.trim(), format!("{name} created"), "{file}");
         c.ok(&["get", name]);
     }
+    // The system classes exist from the start; a pod naming a class gets its priority.
+    let classes = c.ok(&["get", "priorityclasses"]);
+    let row = |name: &str| classes.lines().find(|l| l.starts_with(name)).map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "));
+    assert_eq!(row("NAME").as_deref(), Some("NAME VALUE GLOBAL-DEFAULT"), "{classes}");
+    assert_eq!(row("system-node-critical").as_deref(), Some("system-node-critical 2000001000 false"), "{classes}");
+    assert_eq!(row("high-priority").as_deref(), Some("high-priority 1000000 false"), "{classes}");
+    let prioritized = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: important\n  namespace: {ns}\nspec:\n  priorityClassName: high-priority\n  containers:\n  - name: c\n    image: busybox\n"
+    );
+    c.ok_stdin(&["create", "-f", "-"], &prioritized);
+    assert_eq!(c.ok(&["get", "-n", &ns, "pod/important", "-o", "jsonpath={.spec.priority} {.spec.preemptionPolicy}"]), "1000000 PreemptLowerPriority");
+    let unknown = prioritized.replace("name: important", "name: unknown-class").replace("high-priority", "no-such-class");
+    let err = c.kubectl_with(&["create", "-f", "-"], Some(&unknown));
+    let err = String::from_utf8_lossy(&err.stderr).to_string();
+    assert!(err.contains("pods \"unknown-class\" is forbidden: no PriorityClass with name no-such-class was found"), "{err}");
+    c.ok(&["delete", "-n", &ns, "pod/important", "--grace-period=0", "--force"]);
+    c.ok(&["delete", "priorityclass/high-priority"]);
     let node: serde_json::Value = serde_json::from_str(&c.ok(&["get", "node/node-a", "-o", "json"])).unwrap();
     assert_eq!(node["status"]["capacity"]["cpu"], "4");
     assert!(node["metadata"].get("namespace").is_none());

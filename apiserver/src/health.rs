@@ -38,6 +38,13 @@ impl Health {
         self.0.done.lock().unwrap().insert(step.to_string());
     }
 
+    /// Whether every start-up step has finished (the server is serving and bootstrapped), for
+    /// components in the same process that wait to start.
+    pub fn startup_done(&self) -> bool {
+        let done = self.0.done.lock().unwrap();
+        STARTUP_STEPS.iter().all(|s| done.contains(*s))
+    }
+
     /// Readiness fails from now on, so load balancers stop sending new work.
     pub fn mark_shutting_down(&self) {
         self.0.shutting_down.store(true, Ordering::SeqCst);

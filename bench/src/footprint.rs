@@ -10,6 +10,7 @@ use serde_json::json;
 
 use crate::create::{create_corekube, note, Batch};
 use crate::procs::{rss_bytes, start_corekube, start_etcd};
+use crate::APISERVER_ONLY;
 use crate::report::{emit, Row, Target};
 use crate::Env;
 
@@ -78,7 +79,7 @@ pub async fn run(env: &mut Env, rows: &mut Vec<Row>) -> Result<(), String> {
         e.ready_secs
     };
     let dir = env.workdir.join("footprint").join("data");
-    let ck = start_corekube(&bin, &dir, None, None).await?;
+    let ck = start_corekube(&bin, &dir, None, None, APISERVER_ONLY).await?;
     emit(
         rows,
         Row::new("footprint", "start to /readyz with its own etcd", "s", Some(ck.ready_secs), Some(etcd_alone)).note("fresh data dir; etcd column: etcd alone, start to ready"),
@@ -105,7 +106,7 @@ pub async fn run(env: &mut Env, rows: &mut Vec<Row>) -> Result<(), String> {
     let port = ck.port;
     drop(ck);
 
-    let ck = start_corekube(&bin, &dir, None, Some(port)).await?;
+    let ck = start_corekube(&bin, &dir, None, Some(port), APISERVER_ONLY).await?;
     tokio::time::sleep(settle).await;
     let rss_n = rss_bytes(ck.proc.pid);
     let etcd_rss_n = etcd_child(ck.proc.pid).and_then(rss_bytes);

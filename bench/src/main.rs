@@ -13,6 +13,7 @@ mod objects;
 mod procs;
 mod reads;
 mod report;
+mod scheduler;
 mod watch;
 
 use std::path::{Path, PathBuf};
@@ -24,7 +25,13 @@ use serde_json::{json, Map, Value};
 use api::Api;
 use report::Row;
 
-const MEASUREMENTS: &[&str] = &["create", "reads", "churn", "watch", "footprint"];
+const MEASUREMENTS: &[&str] = &["create", "reads", "churn", "watch", "footprint", "scheduler"];
+/// Run by default; `scheduler` (issue 5) is asked for with `--only scheduler`.
+const DEFAULT_MEASUREMENTS: &[&str] = &["create", "reads", "churn", "watch", "footprint"];
+
+/// The API server measurements run corekube without its scheduler: the pods they create have
+/// no nodes, and scheduling attempts would add writes of their own.
+pub const APISERVER_ONLY: &[&str] = &["--disable", "scheduler"];
 
 #[derive(Parser, Debug)]
 #[command(name = "corekube-bench", about = "Benchmarks corekube against raw etcd in the same run (issue 4)")]
@@ -32,7 +39,8 @@ struct Cli {
     /// Small counts and short durations (a CI smoke run, under 2 minutes).
     #[arg(long)]
     quick: bool,
-    /// Run only these measurements (comma-separated): create, reads, churn, watch, footprint.
+    /// Run only these measurements (comma-separated): create, reads, churn, watch, footprint,
+    /// scheduler (not in the default set).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Where the results are written as JSON.
@@ -93,6 +101,11 @@ pub struct Counts {
     pub watch_drain_secs: u64,
     pub footprint_objects: usize,
     pub settle_secs: u64,
+    /// Scheduler: cluster sizes (nodes), pods already placed, pods to schedule, clients.
+    pub sched_nodes: Vec<usize>,
+    pub sched_placed: usize,
+    pub sched_pods: usize,
+    pub sched_clients: usize,
     /// Upper bound of one phase (one side of one figure).
     pub phase_limit: Duration,
     /// Upper bound of one read phase (LISTs of thousands of pods are slow; the rate is taken
@@ -122,6 +135,10 @@ impl Counts {
             watch_drain_secs: 30,
             footprint_objects: 10_000,
             settle_secs: 3,
+            sched_nodes: vec![500, 5000],
+            sched_placed: 1000,
+            sched_pods: 5000,
+            sched_clients: 16,
             phase_limit: Duration::from_secs(120),
             read_limit: Duration::from_secs(20),
         }
@@ -141,6 +158,9 @@ impl Counts {
             watch_drain_secs: 10,
             footprint_objects: 1000,
             settle_secs: 1,
+            sched_nodes: vec![100],
+            sched_placed: 100,
+            sched_pods: 300,
             phase_limit: Duration::from_secs(15),
             read_limit: Duration::from_secs(10),
             ..Counts::full()
@@ -155,6 +175,7 @@ impl Counts {
             "lists_cluster": self.lists_cluster, "list_clients": self.list_clients,
             "watchers": self.watchers, "watch_pods": self.watch_pods, "watch_updates": self.watch_updates,
             "watch_rate": self.watch_rate, "footprint_objects": self.footprint_objects,
+            "sched_nodes": self.sched_nodes, "sched_placed": self.sched_placed, "sched_pods": self.sched_pods, "sched_clients": self.sched_clients,
             "phase_limit_secs": self.phase_limit.as_secs(), "read_limit_secs": self.read_limit.as_secs(),
         })
     }
@@ -260,7 +281,11 @@ async fn run(cli: Cli) -> Result<i32, String> {
             return Err(format!("--only {name}: unknown measurement (choose from {})", MEASUREMENTS.join(", ")));
         }
     }
-    let selected: Vec<&str> = MEASUREMENTS.iter().copied().filter(|m| cli.only.is_empty() || cli.only.iter().any(|o| o == m)).collect();
+    let selected: Vec<&str> = if cli.only.is_empty() {
+        DEFAULT_MEASUREMENTS.to_vec()
+    } else {
+        MEASUREMENTS.iter().copied().filter(|m| cli.only.iter().any(|o| o == m)).collect()
+    };
     let mut counts = if cli.quick { Counts::quick() } else { Counts::full() };
     if let Some(n) = cli.configmaps {
         counts.configmaps = n;
@@ -286,7 +311,7 @@ async fn run(cli: Cli) -> Result<i32, String> {
         None => {
             let bin = corekube_bin.clone()?;
             let etcd = procs::start_etcd(&cli.etcd_binary, &tmp.path().join("etcd")).await?;
-            let ck = procs::start_corekube(&bin, &tmp.path().join("corekube").join("data"), Some(&etcd.url), None).await?;
+            let ck = procs::start_corekube(&bin, &tmp.path().join("corekube").join("data"), Some(&etcd.url), None, APISERVER_ONLY).await?;
             let r = (etcd.url.clone(), Some(ck.proc.pid), Some(etcd.proc.pid), Some((etcd.ready_secs, ck.ready_secs)));
             let api = ck.api.clone();
             owned.push(ck.proc);
@@ -341,6 +366,7 @@ async fn run(cli: Cli) -> Result<i32, String> {
             "churn" => churn::run(&mut env, &mut rows).await,
             "watch" => watch::run(&mut env, &mut rows).await,
             "footprint" => footprint::run(&mut env, &mut rows).await,
+            "scheduler" => scheduler::run(&mut env, &mut rows).await,
             _ => unreachable!(),
         };
         if let Err(e) = r {

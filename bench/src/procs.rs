@@ -150,7 +150,7 @@ pub struct CorekubeProc {
 
 /// Starts `corekube server` on a free port with its data in `data_dir` (on `etcd`, or with its
 /// own managed etcd when `None`) and waits for `/readyz` 200, polling every 10 ms.
-pub async fn start_corekube(binary: &Path, data_dir: &Path, etcd: Option<&str>, port: Option<u16>) -> Result<CorekubeProc, String> {
+pub async fn start_corekube(binary: &Path, data_dir: &Path, etcd: Option<&str>, port: Option<u16>, extra: &[&str]) -> Result<CorekubeProc, String> {
     std::fs::create_dir_all(data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
     let port = match port {
         Some(p) => p,
@@ -161,6 +161,7 @@ pub async fn start_corekube(binary: &Path, data_dir: &Path, etcd: Option<&str>, 
     if let Some(url) = etcd {
         cmd.args(["--etcd-servers", url]);
     }
+    cmd.args(extra);
     let log = data_dir.parent().unwrap_or(data_dir).join(format!("corekube-{port}.log"));
     let t = Instant::now();
     let mut proc = Proc::spawn("corekube", cmd, log)?;

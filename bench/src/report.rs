@@ -13,6 +13,8 @@ pub enum Target {
     RatioAtMost(f64),
     /// corekube's figure ≤ x in the row's unit.
     AtMost(f64),
+    /// corekube's figure ≥ x in the row's unit.
+    AtLeast(f64),
 }
 
 impl Target {
@@ -21,6 +23,7 @@ impl Target {
             Target::RatioAtLeast(x) => format!(">= {x}x etcd"),
             Target::RatioAtMost(x) => format!("<= {x}x etcd"),
             Target::AtMost(x) => format!("<= {} {unit}", fmt(*x)),
+            Target::AtLeast(x) => format!(">= {} {unit}", fmt(*x)),
         }
     }
 }
@@ -65,6 +68,7 @@ impl Row {
             Target::RatioAtLeast(x) => self.ratio().map(|r| r >= x),
             Target::RatioAtMost(x) => self.ratio().map(|r| r <= x),
             Target::AtMost(x) => Some(c <= x),
+            Target::AtLeast(x) => Some(c >= x),
         }
     }
 

@@ -1,0 +1,194 @@
+//! scheduler (issue 5), after upstream's scheduler_perf "SchedulingBasic": N nodes, some pods
+//! already placed, then M new pods to schedule. Measures pods/s (first pod created to last
+//! bound) and per-pod latency from the create request to the watch seeing spec.nodeName,
+//! beside the same run's raw bind ceiling: M bindings POSTed with no scheduling, at the same
+//! concurrency, to pods no scheduler looks at.
+//!
+//! Each cluster size gets a fresh etcd and corekube with its scheduler on.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use http::Method;
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+
+use crate::api::{Api, JSON};
+use crate::load::{closed_loop, now_ns, Summary};
+use crate::procs::{start_corekube, start_etcd};
+use crate::report::{emit, Row, Target};
+use crate::Env;
+
+const NS: &str = "sched-bench";
+const CEILING_NS: &str = "bind-ceiling";
+
+/// upstream's node-default.yaml: 4 cpu, 32 Gi, 110 pods.
+fn node(name: &str) -> Vec<u8> {
+    let capacity = json!({"cpu": "4", "memory": "32Gi", "pods": "110"});
+    let node = json!({
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
+        "status": {"capacity": capacity, "allocatable": capacity, "conditions": [{"type": "Ready", "status": "True"}]},
+    });
+    serde_json::to_vec(&node).unwrap()
+}
+
+/// upstream's pod-default.yaml: one container requesting 100m cpu and 500Mi memory.
+fn pod(ns: &str, name: &str, node: Option<&str>, scheduler: Option<&str>) -> Vec<u8> {
+    let mut spec = json!({"containers": [{"name": "pause", "image": "registry.k8s.io/pause:3.10", "resources": {"requests": {"cpu": "100m", "memory": "500Mi"}}}]});
+    if let Some(n) = node {
+        spec["nodeName"] = json!(n);
+    }
+    if let Some(s) = scheduler {
+        spec["schedulerName"] = json!(s);
+    }
+    serde_json::to_vec(&json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": ns}, "spec": spec})).unwrap()
+}
+
+async fn create_all(api: &Api, path: &str, bodies: Vec<Vec<u8>>, clients: usize, limit: Duration) -> Summary {
+    let (api, bodies, path) = (api.clone(), Arc::new(bodies), Arc::new(path.to_string()));
+    closed_loop(bodies.len(), clients, limit, move |i| {
+        let (api, path, body) = (api.clone(), path.clone(), bodies[i].clone());
+        async move { api.ok(Method::POST, &path, Some(JSON), body).await.map(|_| ()) }
+    })
+    .await
+}
+
+/// Follows a pod watch and records when each pod was first seen with a node.
+async fn record_bindings(api: Api, ns: String, from_rv: String, bound: Arc<Mutex<HashMap<String, u64>>>, want: usize, deadline: Instant) -> Result<(), String> {
+    let path = format!("/api/v1/namespaces/{ns}/pods?watch=1&resourceVersion={from_rv}&allowWatchBookmarks=true");
+    let mut body = api.stream(&path).await?.into_data_stream();
+    let mut buf = Vec::new();
+    loop {
+        let next = tokio::time::timeout_at(deadline.into(), body.next()).await.map_err(|_| "timed out waiting for bindings".to_string())?;
+        let Some(chunk) = next else { return Err("the watch ended".into()) };
+        buf.extend_from_slice(&chunk.map_err(|e| e.to_string())?);
+        while let Some(pos) = buf.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = buf.drain(..=pos).collect();
+            let Ok(ev) = serde_json::from_slice::<Value>(&line) else { continue };
+            let obj = &ev["object"];
+            if obj["spec"]["nodeName"].as_str().is_some_and(|n| !n.is_empty()) {
+                let name = obj["metadata"]["name"].as_str().unwrap_or_default().to_string();
+                let mut b = bound.lock().unwrap();
+                b.entry(name).or_insert_with(now_ns);
+                if b.len() >= want {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+struct Round {
+    nodes: usize,
+    pods_per_sec: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    bound: usize,
+    ceiling_per_sec: f64,
+}
+
+async fn round(env: &Env, nodes: usize) -> Result<Round, String> {
+    let c = &env.counts;
+    let bin = env.corekube_bin.clone()?;
+    let dir = env.workdir.join(format!("sched-{nodes}"));
+    let etcd = start_etcd(&env.etcd_binary, &dir.join("etcd")).await?;
+    let ck = start_corekube(&bin, &dir.join("data"), Some(&etcd.url), None, &[]).await?;
+    let api = ck.api.clone();
+    api.warm_up(c.sched_clients).await;
+    api.ensure_namespace(NS).await?;
+    api.ensure_namespace(CEILING_NS).await?;
+
+    let names: Vec<String> = (0..nodes).map(|i| format!("node-{i:05}")).collect();
+    let made = create_all(&api, "/api/v1/nodes", names.iter().map(|n| node(n)).collect(), 32, c.phase_limit).await;
+    if made.errors > 0 {
+        return Err(format!("creating nodes: {}", made.first_error.unwrap_or_default()));
+    }
+    let placed: Vec<Vec<u8>> = (0..c.sched_placed).map(|i| pod(NS, &format!("placed-{i}"), Some(&names[i % nodes]), None)).collect();
+    let made = create_all(&api, &format!("/api/v1/namespaces/{NS}/pods"), placed, 32, c.phase_limit).await;
+    if made.errors > 0 {
+        return Err(format!("creating placed pods: {}", made.first_error.unwrap_or_default()));
+    }
+
+    // Scheduling: create the pods while a watch records when each gets its node.
+    let list = api.get_json(&format!("/api/v1/namespaces/{NS}/pods?limit=1")).await?;
+    let rv = list["metadata"]["resourceVersion"].as_str().unwrap_or("0").to_string();
+    let bound = Arc::new(Mutex::new(HashMap::new()));
+    let deadline = Instant::now() + c.phase_limit * 2;
+    let watcher = tokio::spawn(record_bindings(api.clone(), NS.into(), rv, bound.clone(), c.sched_placed + c.sched_pods, deadline));
+    let created_at = Arc::new(Mutex::new(HashMap::new()));
+    let start = now_ns();
+    let (api2, created2) = (api.clone(), created_at.clone());
+    let made = closed_loop(c.sched_pods, c.sched_clients, c.phase_limit, move |i| {
+        let (api, created) = (api2.clone(), created2.clone());
+        async move {
+            let name = format!("pod-{i}");
+            created.lock().unwrap().insert(name.clone(), now_ns());
+            api.ok(Method::POST, &format!("/api/v1/namespaces/{NS}/pods"), Some(JSON), pod(NS, &name, None, None)).await.map(|_| ())
+        }
+    })
+    .await;
+    if made.errors > 0 {
+        return Err(format!("creating pods to schedule: {}", made.first_error.unwrap_or_default()));
+    }
+    watcher.await.map_err(|e| e.to_string())??;
+    let bound = bound.lock().unwrap().clone();
+    let created = created_at.lock().unwrap().clone();
+    let mut latencies: Vec<u64> = created.iter().filter_map(|(n, t)| bound.get(n).map(|b| b.saturating_sub(*t))).collect();
+    let last = created.keys().filter_map(|n| bound.get(n)).max().copied().unwrap_or(start);
+    let secs = (last.saturating_sub(start)) as f64 / 1e9;
+    latencies.sort_unstable();
+    let pct = |p: f64| latencies.get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1))).map(|n| *n as f64 / 1e6).unwrap_or(f64::NAN);
+
+    // The ceiling: the same number of binds, no scheduling, same concurrency.
+    let unscheduled: Vec<Vec<u8>> = (0..c.sched_pods).map(|i| pod(CEILING_NS, &format!("raw-{i}"), None, Some("none"))).collect();
+    create_all(&api, &format!("/api/v1/namespaces/{CEILING_NS}/pods"), unscheduled, 32, c.phase_limit).await;
+    let names = Arc::new(names);
+    let api3 = api.clone();
+    let binds = closed_loop(c.sched_pods, c.sched_clients, c.phase_limit, move |i| {
+        let (api, names) = (api3.clone(), names.clone());
+        async move {
+            let name = format!("raw-{i}");
+            let binding = json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": name}, "target": {"kind": "Node", "name": names[i % names.len()]}});
+            api.ok(Method::POST, &format!("/api/v1/namespaces/{CEILING_NS}/pods/{name}/binding"), Some(JSON), serde_json::to_vec(&binding).unwrap())
+                .await
+                .map(|_| ())
+        }
+    })
+    .await;
+    drop(ck);
+    drop(etcd);
+    Ok(Round {
+        nodes,
+        pods_per_sec: latencies.len() as f64 / secs.max(1e-9),
+        p50_ms: pct(0.50),
+        p99_ms: pct(0.99),
+        bound: latencies.len(),
+        ceiling_per_sec: binds.throughput(),
+    })
+}
+
+pub async fn run(env: &mut Env, rows: &mut Vec<Row>) -> Result<(), String> {
+    let sizes = env.counts.sched_nodes.clone();
+    let largest = sizes.iter().copied().max().unwrap_or(0);
+    let mut details = Vec::new();
+    for nodes in sizes {
+        let r = round(env, nodes).await?;
+        let note = format!("{} placed, {} to schedule, {} clients; etcd column: raw bind ceiling", env.counts.sched_placed, env.counts.sched_pods, env.counts.sched_clients);
+        let mut throughput = Row::new("scheduler", format!("schedule {nodes} nodes throughput (pods/s)"), "pods/s", Some(r.pods_per_sec), Some(r.ceiling_per_sec)).note(note);
+        if nodes == largest {
+            throughput = throughput.target(Target::RatioAtLeast(0.7));
+            emit(rows, throughput);
+            emit(rows, Row::new("scheduler", format!("schedule {nodes} nodes throughput, absolute (pods/s)"), "pods/s", Some(r.pods_per_sec), None).target(Target::AtLeast(300.0)));
+        } else {
+            emit(rows, throughput);
+        }
+        emit(rows, Row::new("scheduler", format!("schedule {nodes} nodes created-to-bound p50 (ms)"), "ms", Some(r.p50_ms), None));
+        emit(rows, Row::new("scheduler", format!("schedule {nodes} nodes created-to-bound p99 (ms)"), "ms", Some(r.p99_ms), None));
+        details.push(json!({"nodes": r.nodes, "pods_per_sec": r.pods_per_sec, "p50_ms": r.p50_ms, "p99_ms": r.p99_ms, "bound": r.bound, "bind_ceiling_per_sec": r.ceiling_per_sec}));
+    }
+    env.details.insert("scheduler".into(), json!(details));
+    Ok(())
+}

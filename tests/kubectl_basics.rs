@@ -491,3 +491,41 @@ fn openapi_drives_validation_and_explain() {
         .unwrap();
     assert!(old.status.success(), "kubectl 1.27: {}", String::from_utf8_lossy(&old.stderr));
 }
+
+#[test]
+fn server_side_apply_with_managed_fields_conflicts_and_force() {
+    let c = shared();
+    let ns = namespace(c, "ssa");
+    let deploy = std::fs::read_to_string(example("deployment.yaml")).unwrap();
+    // Client-side apply first, then server-side over it with the same configuration: no
+    // conflict, as upstream (the last-applied annotation says kubectl owns those values).
+    assert_eq!(c.ok_stdin(&["apply", "-n", &ns, "-f", "-"], &deploy).trim(), "deployment.apps/web created");
+    assert_eq!(c.ok_stdin(&["apply", "--server-side", "-n", &ns, "-f", "-"], &deploy).trim(), "deployment.apps/web serverside-applied");
+    let managers = c.ok(&["get", "-n", &ns, "deployment/web", "--show-managed-fields", "-o", "jsonpath={range .metadata.managedFields[*]}{.manager}/{.operation} {end}"]);
+    assert!(managers.contains("kubectl/Apply"), "{managers}");
+
+    // Another manager changing a field kubectl applied conflicts, naming field and owner.
+    let scaled = deploy.replace("replicas: 2", "replicas: 5");
+    let out = c.kubectl_with(&["apply", "--server-side", "--field-manager=ci", "-n", &ns, "-f", "-"], Some(&scaled));
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success());
+    assert!(err.contains("conflict with \"kubectl\"") && err.contains(".spec.replicas"), "{err}");
+    assert_eq!(c.ok(&["get", "-n", &ns, "deployment/web", "-o", "jsonpath={.spec.replicas}"]), "2", "nothing changed on conflict");
+    // --force-conflicts takes the field over.
+    c.ok_stdin(&["apply", "--server-side", "--force-conflicts", "--field-manager=ci", "-n", &ns, "-f", "-"], &scaled);
+    assert_eq!(c.ok(&["get", "-n", &ns, "deployment/web", "-o", "jsonpath={.spec.replicas}"]), "5");
+    let ci = c.ok(&["get", "-n", &ns, "deployment/web", "--show-managed-fields", "-o", r#"jsonpath={.metadata.managedFields[?(@.manager=="ci")].fieldsV1}"#]);
+    assert!(ci.contains("\"f:replicas\""), "{ci}");
+
+    // A manager that stops applying a field it alone owns removes it.
+    let labelled = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: tuned\n  labels:\n    tier: one\n    team: a\ndata:\n  k: v\n";
+    assert_eq!(c.ok_stdin(&["apply", "--server-side", "-n", &ns, "-f", "-"], labelled).trim(), "configmap/tuned serverside-applied");
+    c.ok_stdin(&["apply", "--server-side", "-n", &ns, "-f", "-"], &labelled.replace("    team: a\n", ""));
+    assert_eq!(c.ok(&["get", "-n", &ns, "configmap/tuned", "-o", "jsonpath={.metadata.labels}"]), r#"{"tier":"one"}"#);
+
+    // Every write records its manager: an imperative create and a label change.
+    c.ok(&["create", "configmap", "plain", "-n", &ns, "--from-literal=a=b"]);
+    c.ok(&["label", "-n", &ns, "configmap/plain", "x=y"]);
+    let managers = c.ok(&["get", "-n", &ns, "configmap/plain", "--show-managed-fields", "-o", "jsonpath={range .metadata.managedFields[*]}{.manager}/{.operation} {end}"]);
+    assert!(managers.contains("kubectl-create/Update") && managers.contains("kubectl-label/Update"), "{managers}");
+}

@@ -70,6 +70,9 @@ fn session(bin: &Path, label: &str) {
     assert!(out.contains("deployment.apps/web created"), "{out}");
     let out = run(&["apply", "-f", &example("deployment.yaml")]);
     assert!(out.contains("unchanged"), "{out}");
+    // Server-side apply over the client-side applied object: no conflicts, as upstream.
+    let out = run(&["apply", "--server-side", "-f", &example("deployment.yaml")]);
+    assert!(out.contains("deployment.apps/web serverside-applied"), "{out}");
     let out = run(&["create", "-f", &example("configmap.yaml")]);
     assert!(out.contains("configmap/settings created"), "{out}");
     let out = run(&["create", "-f", &example("pod.yaml")]);
@@ -124,6 +127,16 @@ fn session(bin: &Path, label: &str) {
     let out = run(&["describe", "deployment", "web"]);
     assert!(out.contains("Replicas:"), "{out}");
     assert!(k.ok(&["describe", "namespace", &ns]).contains("Active"));
+    // A node, tainted so that no session's pods are scheduled onto it.
+    let node = format!("everyday-{label}");
+    let manifest = format!(
+        "apiVersion: v1\nkind: Node\nmetadata:\n  name: {node}\n  labels:\n    kubernetes.io/hostname: {node}\nspec:\n  taints:\n  - {{key: example.com/test, effect: NoSchedule}}\nstatus:\n  capacity: {{cpu: \"2\", memory: 4Gi, pods: \"110\"}}\n"
+    );
+    let out = k.run(&["create", "-f", "-"], &[], Some(&manifest));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let described = k.ok(&["describe", "node", &node]);
+    assert!(described.contains("Taints:") && described.contains("example.com/test:NoSchedule") && described.contains("Capacity:"), "{described}");
+    k.ok(&["delete", "node", &node]);
 
     // wait.
     let out = run(&["wait", "--for=jsonpath={.status.phase}=Pending", "pod/web", "--timeout=10s"]);

@@ -8,6 +8,9 @@ use serde_json::json;
 use crate::state::AppState;
 use crate::store::{self, Scope};
 
+/// The manager the API server's own objects are recorded for, as upstream.
+const APISERVER_MANAGER: &str = "kube-apiserver";
+
 pub const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
 
 /// Creates the system namespaces that are missing, retrying (bounded) while etcd is unreachable.
@@ -18,7 +21,7 @@ pub async fn ensure_system_namespaces(state: &AppState) {
         for attempt in 0..60 {
             let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
             let ns = (def.codec)(ns).expect("a namespace literal decodes").value;
-            match store::create(state, &scope, ns, false).await {
+            match store::create(state, &scope, ns, false, Some(APISERVER_MANAGER)).await {
                 Ok(_) | Err(ApiError::AlreadyExists { .. }) => break,
                 Err(e) => {
                     tracing::warn!(namespace = name, attempt, error = %e, "cannot create system namespace yet");
@@ -40,7 +43,7 @@ pub async fn ensure_system_priority_classes(state: &AppState) {
                 "metadata": {"name": name}, "value": value, "description": description,
             });
             let pc = (def.codec)(pc).expect("a priority class literal decodes").value;
-            match store::create(state, &scope, pc, false).await {
+            match store::create(state, &scope, pc, false, Some(APISERVER_MANAGER)).await {
                 Ok(_) | Err(ApiError::AlreadyExists { .. }) => break,
                 Err(e) => {
                     tracing::warn!(priority_class = name, attempt, error = %e, "cannot create system priority class yet");

@@ -8,6 +8,7 @@ mod compaction;
 mod discovery;
 mod handlers;
 mod health;
+mod managed;
 mod query;
 mod registry;
 mod request;

@@ -78,15 +78,41 @@ impl ListParams {
 }
 
 /// Options of create, update and patch.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct WriteParams {
     pub dry_run: bool,
     pub field_validation: FieldValidation,
+    /// `fieldManager`: who the write's fields are recorded for in managedFields.
+    pub field_manager: Option<String>,
+    /// `force`: a server-side apply takes fields other managers own.
+    pub force: bool,
 }
 
 impl WriteParams {
     pub fn parse(q: &Query) -> Result<WriteParams, ApiError> {
-        Ok(WriteParams { dry_run: dry_run(&q.all("dryRun"))?, field_validation: FieldValidation::parse(q.get("fieldValidation"))? })
+        let field_manager = q.get("fieldManager").filter(|m| !m.is_empty()).map(String::from);
+        if let Some(m) = &field_manager {
+            if m.len() > 128 || m.chars().any(|c| c.is_control()) {
+                return Err(options_invalid("fieldManager", &format!("Invalid value: \"{m}\": must be at most 128 printable characters")));
+            }
+        }
+        Ok(WriteParams {
+            dry_run: dry_run(&q.all("dryRun"))?,
+            field_validation: FieldValidation::parse(q.get("fieldValidation"))?,
+            field_manager,
+            force: q.flag("force")?,
+        })
+    }
+}
+
+/// A 422 on the request's options, as upstream's PatchOptions/CreateOptions validation.
+pub fn options_invalid(field: &str, message: &str) -> ApiError {
+    let reason = if message.starts_with("Required") { "FieldValueRequired" } else if message.starts_with("Forbidden") { "FieldValueForbidden" } else { "FieldValueInvalid" };
+    ApiError::Invalid {
+        group: "meta.k8s.io".into(),
+        kind: "PatchOptions".into(),
+        name: String::new(),
+        causes: vec![corekube_api::Cause { reason: reason.into(), message: message.into(), field: field.into() }],
     }
 }
 

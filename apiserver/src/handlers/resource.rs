@@ -12,7 +12,8 @@ use serde_json::Value;
 
 use super::negotiate::{self, Render};
 use super::{body, subresource, watch};
-use crate::query::{ListParams, Query, WriteParams};
+use crate::managed;
+use crate::query::{options_invalid, ListParams, Query, WriteParams};
 use crate::request::{self, Target};
 use crate::state::AppState;
 use crate::store::{self, DeleteParams, Scope};
@@ -97,7 +98,8 @@ async fn handle(
             let params = WriteParams::parse(&q)?;
             let bytes = body::read(&headers, body).await?;
             let (obj, warnings) = decode_object(&target, &headers, &bytes, params.field_validation)?;
-            let created = store::create(&state, &scope, obj, params.dry_run).await?;
+            let manager = manager_of(&params, &headers);
+            let created = store::create(&state, &scope, obj, params.dry_run, Some(&manager)).await?;
             Ok(json(StatusCode::CREATED, &created, &warnings))
         }
         (&Method::PUT, Some(name)) => {
@@ -105,7 +107,9 @@ async fn handle(
             let params = WriteParams::parse(&q)?;
             let bytes = body::read(&headers, body).await?;
             let (obj, warnings) = decode_object(&target, &headers, &bytes, params.field_validation)?;
-            let updated = store::update(&state, &scope, name, target.subresource.as_deref(), params.dry_run, |_| Ok(obj.clone())).await?;
+            let manager = manager_of(&params, &headers);
+            let updated =
+                store::update(&state, &scope, name, target.subresource.as_deref(), params.dry_run, Some(&manager), |_| Ok(obj.clone())).await?;
             Ok(json(StatusCode::OK, &updated, &warnings))
         }
         (&Method::PATCH, Some(name)) => {
@@ -113,8 +117,15 @@ async fn handle(
             let params = WriteParams::parse(&q)?;
             let bytes = body::read(&headers, body).await?;
             let kind = patch_kind(&headers)?;
+            let manager = manager_of(&params, &headers);
+            if let PatchKind::Apply = kind {
+                return server_side_apply(&state, &target, &scope, name, &params, &manager, &bytes).await;
+            }
+            if params.force {
+                return Err(options_invalid("force", "Forbidden: may not be specified for non-apply patch"));
+            }
             let warnings = std::sync::Mutex::new(Vec::new());
-            let updated = store::update(&state, &scope, name, target.subresource.as_deref(), params.dry_run, |old| {
+            let updated = store::update(&state, &scope, name, target.subresource.as_deref(), params.dry_run, Some(&manager), |old| {
                 let patched = apply_patch(kind, target.def.group, target.def.kind, old, &bytes)?;
                 let (obj, w) = normalize(&target, patched, &[], params.field_validation)?;
                 *warnings.lock().unwrap() = w;
@@ -191,6 +202,54 @@ pub enum PatchKind {
     Json,
     Merge,
     Strategic,
+    /// Server-side apply (`application/apply-patch+yaml`).
+    Apply,
+}
+
+fn manager_of(params: &WriteParams, headers: &HeaderMap) -> String {
+    let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok());
+    managed::manager_name(params.field_manager.as_deref(), user_agent)
+}
+
+/// Server-side apply: merges the configuration into the live object (or creates it), with
+/// conflicts against other managers unless forced.
+async fn server_side_apply(
+    state: &AppState,
+    target: &Target,
+    scope: &Scope,
+    name: &str,
+    params: &WriteParams,
+    manager: &str,
+    bytes: &[u8],
+) -> Result<Response, ApiError> {
+    if params.field_manager.is_none() {
+        return Err(options_invalid("fieldManager", "Required value: is required for apply patch"));
+    }
+    let config = decode::parse_body(bytes, decode::BodyFormat::Yaml)?.value;
+    if !config.is_object() {
+        return Err(ApiError::BadRequest("the body of an apply patch must be an object".into()));
+    }
+    let sub = target.subresource.as_deref();
+    let applied = store::update(state, scope, name, sub, params.dry_run, None, |old| {
+        let out = managed::apply(target.def, sub, old, &config, manager, params.force)?;
+        Ok(normalize(target, out, &[], params.field_validation)?.0)
+    })
+    .await;
+    match applied {
+        Ok(updated) => Ok(json(StatusCode::OK, &updated, &[])),
+        // Applying to an object that does not exist creates it.
+        Err(ApiError::NotFound { .. }) if sub.is_none() => {
+            let out = managed::apply(target.def, None, &serde_json::json!({}), &config, manager, params.force)?;
+            let (mut obj, warnings) = normalize(target, out, &[], params.field_validation)?;
+            if meta::name(&obj) != name {
+                return Err(ApiError::BadRequest(format!("the name of the object ({}) does not match the name on the URL ({name})", meta::name(&obj))));
+            }
+            meta::remove(&mut obj, "resourceVersion");
+            let created = store::create(state, scope, obj, params.dry_run, None).await?;
+            Ok(json(StatusCode::CREATED, &created, &warnings))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 pub fn patch_kind(headers: &HeaderMap) -> Result<PatchKind, ApiError> {
@@ -199,8 +258,9 @@ pub fn patch_kind(headers: &HeaderMap) -> Result<PatchKind, ApiError> {
         "application/json-patch+json" => Ok(PatchKind::Json),
         "application/merge-patch+json" => Ok(PatchKind::Merge),
         "application/strategic-merge-patch+json" => Ok(PatchKind::Strategic),
+        "application/apply-patch+yaml" => Ok(PatchKind::Apply),
         other => Err(ApiError::UnsupportedMediaType(format!(
-            "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json (got {other:?})"
+            "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json (got {other:?})"
         ))),
     }
 }
@@ -224,6 +284,10 @@ pub fn apply_patch(kind: PatchKind, group: &str, object_kind: &str, old: &Value,
             let out = patch::apply_merge_patch(old, patch_bytes)?;
             let p: Value = serde_json::from_slice(patch_bytes).unwrap_or_default();
             (out, p.pointer("/metadata/resourceVersion").is_some_and(|v| !v.is_null()))
+        }
+        // Handled by `server_side_apply` on the resources that support it.
+        PatchKind::Apply => {
+            return Err(ApiError::UnsupportedMediaType("server-side apply is not supported on this subresource".into()));
         }
     };
     if !sets_rv {

@@ -72,14 +72,14 @@ pub async fn scale(state: AppState, scope: Scope, name: &str, method: &Method, q
         Method::PUT => {
             let params = WriteParams::parse(q)?;
             let scale = decode_scale(headers, &body::read(headers, body_in).await?)?;
-            let updated = store::update(&state, &scope, name, Some("scale"), params.dry_run, |old| apply_scale(old, &scale)).await?;
+            let updated = store::update(&state, &scope, name, Some("scale"), params.dry_run, None, |old| apply_scale(old, &scale)).await?;
             Ok(json(StatusCode::OK, &to_scale(&updated), &[]))
         }
         Method::PATCH => {
             let params = WriteParams::parse(q)?;
             let kind = patch_kind(headers)?;
             let bytes = body::read(headers, body_in).await?;
-            let updated = store::update(&state, &scope, name, Some("scale"), params.dry_run, |old| {
+            let updated = store::update(&state, &scope, name, Some("scale"), params.dry_run, None, |old| {
                 let patched = apply_patch(kind, "autoscaling", "Scale", &to_scale(old), &bytes)?;
                 apply_scale(old, &check_scale(patched)?)
             })
@@ -110,7 +110,8 @@ pub async fn binding(state: AppState, scope: Scope, name: &str, q: &Query, heade
         });
     }
     let conflict = |detail: String| ApiError::Conflict { resource: corekube_api::error::GroupResource::new("", "pods/binding"), name: name.to_string(), detail };
-    store::update(&state, &scope, name, Some("binding"), params.dry_run, |old| {
+    // Upstream's binding writes the pod without the field manager.
+    store::update(&state, &scope, name, Some("binding"), params.dry_run, None, |old| {
         let current = old.pointer("/spec/nodeName").and_then(|n| n.as_str()).unwrap_or_default();
         if !current.is_empty() {
             return Err(conflict(format!("pod {name} is already assigned to node \"{current}\"")));

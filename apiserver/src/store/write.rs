@@ -47,7 +47,9 @@ pub(crate) async fn check_namespace(state: &AppState, scope: &Scope, name: &str)
 
 /// Creates an object from a decoded body (served form, namespace already checked against the
 /// URL). Returns the stored object in served form.
-pub async fn create(state: &AppState, scope: &Scope, body: Value, dry_run: bool) -> Result<Value, ApiError> {
+/// `manager`, when given, is recorded as the owner of every field (managedFields, operation
+/// Update); a server-side apply passes None, having recorded its own.
+pub async fn create(state: &AppState, scope: &Scope, body: Value, dry_run: bool, manager: Option<&str>) -> Result<Value, ApiError> {
     let mut obj = registry::to_stored(scope.def, body)?;
     if meta::resource_version(&obj).is_some() {
         return Err(ApiError::Internal("resourceVersion should not be set on objects to be created".into()));
@@ -67,6 +69,9 @@ pub async fn create(state: &AppState, scope: &Scope, body: Value, dry_run: bool)
     }
     registry::prepare_for_create(scope.def, &mut obj);
     crate::admission::admit_create(state, scope, &mut obj).await?;
+    if let Some(manager) = manager {
+        obj = crate::managed::record_update(scope.def, None, None, obj, manager);
+    }
     let name = meta::name(&obj).to_string();
     let causes = registry::validate_create(scope.def, &obj);
     if !causes.is_empty() {
@@ -87,12 +92,15 @@ pub(crate) fn invalid(scope: &Scope, name: &str, causes: Vec<corekube_api::Cause
 /// Updates `name` with the object `compute` derives from the current one (both served form):
 /// the request body for PUT, the patched object for PATCH. A resourceVersion in the result
 /// that differs from the current one is a 409; without one, conflicts are retried.
+/// `manager`, when given, is recorded for the fields the write changes (managedFields).
+#[allow(clippy::too_many_arguments)]
 pub async fn update<F>(
     state: &AppState,
     scope: &Scope,
     name: &str,
     subresource: Option<&str>,
     dry_run: bool,
+    manager: Option<&str>,
     compute: F,
 ) -> Result<Value, ApiError>
 where
@@ -113,6 +121,9 @@ where
             }
         }
         registry::prepare_for_update(scope.def, subresource, &mut new, &old);
+        if let Some(manager) = manager {
+            new = crate::managed::record_update(scope.def, subresource, Some(&old), new, manager);
+        }
         meta::set(&mut new, "resourceVersion", old_rv.to_string().into());
         let causes = registry::validate_update(scope.def, subresource, &new, &old);
         if !causes.is_empty() {

@@ -48,6 +48,10 @@ pub enum ApiError {
     AlreadyExists { resource: GroupResource, name: String },
     #[error("Operation cannot be fulfilled on {resource} \"{name}\": {detail}")]
     Conflict { resource: GroupResource, name: String, detail: String },
+    /// A server-side apply that would take fields other managers own (409, with one
+    /// `FieldManagerConflict` cause per field).
+    #[error("{message}")]
+    ApplyConflict { message: String, causes: Vec<Cause> },
     #[error("{}", invalid_message(.group, .kind, .name, .causes))]
     Invalid { group: String, kind: String, name: String, causes: Vec<Cause> },
     #[error("{0}")]
@@ -97,7 +101,7 @@ impl ApiError {
     pub fn code(&self) -> u16 {
         match self {
             ApiError::NotFound { .. } | ApiError::PathNotFound => 404,
-            ApiError::AlreadyExists { .. } | ApiError::Conflict { .. } => 409,
+            ApiError::AlreadyExists { .. } | ApiError::Conflict { .. } | ApiError::ApplyConflict { .. } => 409,
             ApiError::Invalid { .. } | ApiError::UnprocessablePatch(_) => 422,
             ApiError::BadRequest(_) => 400,
             ApiError::Unauthorized => 401,
@@ -117,7 +121,7 @@ impl ApiError {
         match self {
             ApiError::NotFound { .. } | ApiError::PathNotFound => "NotFound",
             ApiError::AlreadyExists { .. } => "AlreadyExists",
-            ApiError::Conflict { .. } => "Conflict",
+            ApiError::Conflict { .. } | ApiError::ApplyConflict { .. } => "Conflict",
             ApiError::Invalid { .. } | ApiError::UnprocessablePatch(_) => "Invalid",
             ApiError::BadRequest(_) => "BadRequest",
             ApiError::Unauthorized => "Unauthorized",
@@ -157,6 +161,15 @@ impl ApiError {
                             message: Some(c.message.clone()),
                             field: Some(c.field.clone()),
                         })
+                        .collect(),
+                ),
+                ..Default::default()
+            }),
+            ApiError::ApplyConflict { causes, .. } => Some(StatusDetails {
+                causes: Some(
+                    causes
+                        .iter()
+                        .map(|c| StatusCause { reason: Some(c.reason.clone()), message: Some(c.message.clone()), field: Some(c.field.clone()) })
                         .collect(),
                 ),
                 ..Default::default()

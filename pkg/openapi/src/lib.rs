@@ -55,6 +55,14 @@ pub fn v2_document() -> Value {
     v2::document()
 }
 
+/// Every definition of the served kinds (OpenAPI 3 schema form: `#/components/schemas/` refs,
+/// `allOf`-wrapped refs), with the `x-kubernetes-*` extensions and group-version-kind tags the
+/// documents carry. Cheaper than [`v2_document`] (no paths); for consumers that need the types,
+/// such as server-side apply's type table.
+pub fn definitions() -> Map<String, Value> {
+    spec::definitions(&spec::served_gvs()).schemas
+}
+
 /// The Content-Type to answer `v2_document_protobuf` with. Clients ask for it as
 /// `Accept: application/com.github.proto-openapi.spec.v2@v1.0+protobuf` (or this dotted form);
 /// the `@` form must not be echoed back: Go's mime parser rejects it as a Content-Type.

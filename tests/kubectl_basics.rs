@@ -517,6 +517,11 @@ fn server_side_apply_with_managed_fields_conflicts_and_force() {
     let ci = c.ok(&["get", "-n", &ns, "deployment/web", "--show-managed-fields", "-o", r#"jsonpath={.metadata.managedFields[?(@.manager=="ci")].fieldsV1}"#]);
     assert!(ci.contains("\"f:replicas\""), "{ci}");
 
+    // Writes through the scale subresource are recorded with it.
+    c.ok(&["scale", "-n", &ns, "deployment/web", "--replicas=4"]);
+    let entries = c.ok(&["get", "-n", &ns, "deployment/web", "--show-managed-fields", "-o", "jsonpath={range .metadata.managedFields[*]}{.manager}/{.operation}/{.subresource} {end}"]);
+    assert!(entries.contains("/Update/scale"), "{entries}");
+
     // A manager that stops applying a field it alone owns removes it.
     let labelled = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: tuned\n  labels:\n    tier: one\n    team: a\ndata:\n  k: v\n";
     assert_eq!(c.ok_stdin(&["apply", "--server-side", "-n", &ns, "-f", "-"], labelled).trim(), "configmap/tuned serverside-applied");

@@ -148,6 +148,13 @@ pub struct CorekubeProc {
     pub ready_secs: f64,
 }
 
+/// Starts `corekube scheduler` against the API server a kubeconfig names.
+pub fn start_scheduler(binary: &Path, kubeconfig: &Path, log: PathBuf) -> Result<Proc, String> {
+    let mut cmd = Command::new(binary);
+    cmd.arg("scheduler").arg("--kubeconfig").arg(kubeconfig).args(["--log-level", "warn"]);
+    Proc::spawn("corekube scheduler", cmd, log)
+}
+
 /// Starts `corekube server` on a free port with its data in `data_dir` (on `etcd`, or with its
 /// own managed etcd when `None`) and waits for `/readyz` 200, polling every 10 ms.
 pub async fn start_corekube(binary: &Path, data_dir: &Path, etcd: Option<&str>, port: Option<u16>, extra: &[&str]) -> Result<CorekubeProc, String> {

@@ -206,7 +206,8 @@ pub enum PatchKind {
     Apply,
 }
 
-fn manager_of(params: &WriteParams, headers: &HeaderMap) -> String {
+/// The manager a write is recorded for in managedFields.
+pub(crate) fn manager_of(params: &WriteParams, headers: &HeaderMap) -> String {
     let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok());
     managed::manager_name(params.field_manager.as_deref(), user_agent)
 }

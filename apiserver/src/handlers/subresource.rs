@@ -9,7 +9,7 @@ use corekube_api::{decode, meta, ApiError};
 use serde_json::{json, Value};
 
 use super::body;
-use super::resource::{apply_patch, json, patch_kind};
+use super::resource::{apply_patch, json, manager_of, patch_kind};
 use crate::query::{Query, WriteParams};
 use crate::state::AppState;
 use crate::store::{self, Scope};
@@ -72,14 +72,16 @@ pub async fn scale(state: AppState, scope: Scope, name: &str, method: &Method, q
         Method::PUT => {
             let params = WriteParams::parse(q)?;
             let scale = decode_scale(headers, &body::read(headers, body_in).await?)?;
-            let updated = store::update(&state, &scope, name, Some("scale"), params.dry_run, None, |old| apply_scale(old, &scale)).await?;
+            let manager = manager_of(&params, headers);
+            let updated = store::update(&state, &scope, name, Some("scale"), params.dry_run, Some(&manager), |old| apply_scale(old, &scale)).await?;
             Ok(json(StatusCode::OK, &to_scale(&updated), &[]))
         }
         Method::PATCH => {
             let params = WriteParams::parse(q)?;
             let kind = patch_kind(headers)?;
             let bytes = body::read(headers, body_in).await?;
-            let updated = store::update(&state, &scope, name, Some("scale"), params.dry_run, None, |old| {
+            let manager = manager_of(&params, headers);
+            let updated = store::update(&state, &scope, name, Some("scale"), params.dry_run, Some(&manager), |old| {
                 let patched = apply_patch(kind, "autoscaling", "Scale", &to_scale(old), &bytes)?;
                 apply_scale(old, &check_scale(patched)?)
             })

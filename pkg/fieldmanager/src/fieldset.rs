@@ -27,6 +27,17 @@ impl FieldSet {
         s
     }
 
+    /// The set with every proper prefix of its paths a member too: what comparing with an
+    /// empty object yields, where each container a value adds counts as added.
+    pub(crate) fn with_prefixes_as_members(mut self) -> FieldSet {
+        let children = std::mem::take(&mut self.children);
+        for (pe, child) in children {
+            self.members.insert(pe.clone());
+            self.children.insert(pe, child.with_prefixes_as_members());
+        }
+        self
+    }
+
     /// True when no path is a member.
     pub fn is_empty(&self) -> bool {
         self.members.is_empty() && self.children.values().all(FieldSet::is_empty)

@@ -394,3 +394,32 @@ fn noop_apply_keeps_the_old_timestamps() {
     let changed = fm.apply(&live, &deployment(4, "nginx"), "kubectl", false, T1).unwrap();
     assert_eq!(entry(&ignore_managed_fields_timestamps(&live, changed), "kubectl").unwrap()["time"], T1);
 }
+
+#[test]
+fn create_bookkeeping_equals_the_comparison_with_an_empty_object() {
+    let now = "2026-01-01T00:00:00Z";
+    let cases = [
+        (("apps", "v1", "Deployment"), deployment(3, "nginx:1.25")),
+        (
+            ("", "v1", "Pod"),
+            json!({
+                "apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": "p", "namespace": "ns", "labels": {"app": "x"}, "finalizers": ["a/b"], "ownerReferences": [{"apiVersion": "v1", "kind": "X", "name": "o", "uid": "u1"}]},
+                "spec": {"containers": [{"name": "c", "image": "busybox", "command": ["sleep"], "env": [{"name": "A", "value": "1"}],
+                    "ports": [{"containerPort": 80, "protocol": "TCP"}, {"containerPort": 80, "protocol": "UDP"}], "resources": {}}],
+                    "tolerations": [{"key": "k", "operator": "Exists"}], "securityContext": {}, "nodeSelector": {"disk": "ssd"}},
+                "status": {"phase": "Pending"}
+            }),
+        ),
+        (("", "v1", "ConfigMap"), json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "annotations": {"x": "y"}}, "data": {"k": "v", "e": ""}})),
+        (("", "v1", "Service"), json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}, "spec": {"ports": [{"port": 80, "targetPort": 8080}], "selector": {"app": "x"}}})),
+    ];
+    for ((group, version, kind), obj) in cases {
+        for sub in ["", "status"] {
+            let fm = FieldManager::new(group, version, kind, sub, reset_fields(group, kind, sub, kind != "ConfigMap"));
+            let fast = fm.update(None, &obj, "creator", now).unwrap();
+            let slow = fm.update_by_comparison(&obj, "creator", now);
+            assert_eq!(fast, slow, "{kind} {sub:?}");
+        }
+    }
+}

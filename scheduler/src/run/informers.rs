@@ -23,6 +23,9 @@ pub enum Change<K> {
     Synced,
 }
 
+// Each event moves once through a channel; boxing the larger objects would only add an
+// allocation per event.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum ClusterEvent {
     Pod(Change<Pod>),

@@ -18,6 +18,28 @@ pub struct Writer {
     pub instance: String,
 }
 
+/// A status patch setting PodScheduled=False with `message`, preconditioned on the pod's
+/// resourceVersion.
+fn unschedulable_patch(pod: &Pod, message: &str, nominated_node: Option<&str>) -> serde_json::Value {
+    let existing = pod.status.as_ref().and_then(|s| s.conditions.as_ref()).and_then(|c| c.iter().find(|c| c.type_ == "PodScheduled"));
+    // The transition time moves only when the status changes, as upstream.
+    let transition = match existing {
+        Some(c) if c.status == "False" => c.last_transition_time.clone(),
+        _ => None,
+    }
+    .unwrap_or_else(|| Time(jiff::Timestamp::now()));
+    let mut status = json!({
+        "conditions": [{
+            "type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": message,
+            "lastProbeTime": null, "lastTransitionTime": transition,
+        }],
+    });
+    if let Some(node) = nominated_node {
+        status["nominatedNodeName"] = json!(node);
+    }
+    json!({"metadata": {"resourceVersion": pod.metadata.resource_version}, "status": status})
+}
+
 fn ns_and_name(pod: &Pod) -> (String, String) {
     (pod.metadata.namespace.clone().unwrap_or_default(), pod.metadata.name.clone().unwrap_or_default())
 }
@@ -35,28 +57,28 @@ impl Writer {
     }
 
     /// Marks the pod unschedulable (condition PodScheduled=False, reason Unschedulable), and
-    /// records the node preemption made room on, if any.
+    /// records the node preemption made room on, if any. The write is conditional on the pod
+    /// being as the decision saw it, so it never overwrites a binding that happened meanwhile;
+    /// if the pod changed but is still unassigned, it is retried once on the current version.
     pub async fn mark_unschedulable(&self, pod: &Pod, message: &str, nominated_node: Option<&str>) -> Result<(), kube::Error> {
         let (ns, name) = ns_and_name(pod);
-        let existing = pod.status.as_ref().and_then(|s| s.conditions.as_ref()).and_then(|c| c.iter().find(|c| c.type_ == "PodScheduled"));
-        // The transition time moves only when the status changes, as upstream.
-        let transition = match existing {
-            Some(c) if c.status == "False" => c.last_transition_time.clone(),
-            _ => None,
-        }
-        .unwrap_or_else(|| Time(jiff::Timestamp::now()));
-        let mut status = json!({
-            "conditions": [{
-                "type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": message,
-                "lastProbeTime": null, "lastTransitionTime": transition,
-            }],
-        });
-        if let Some(node) = nominated_node {
-            status["nominatedNodeName"] = json!(node);
-        }
         let api: Api<Pod> = Api::namespaced(self.client.clone(), &ns);
         let params = PatchParams { field_manager: Some(self.scheduler_name.clone()), ..Default::default() };
-        api.patch_status(&name, &params, &Patch::Strategic(json!({"status": status}))).await.map(|_| ())
+        let mut current = pod.clone();
+        for _ in 0..2 {
+            let patch = unschedulable_patch(&current, message, nominated_node);
+            match api.patch_status(&name, &params, &Patch::Strategic(patch)).await {
+                Err(kube::Error::Api(s)) if s.code == 409 => {
+                    current = api.get(&name).await?;
+                    let assigned = current.spec.as_ref().and_then(|s| s.node_name.as_deref()).is_some_and(|n| !n.is_empty());
+                    if assigned || current.metadata.deletion_timestamp.is_some() {
+                        return Ok(());
+                    }
+                }
+                other => return other.map(|_| ()),
+            }
+        }
+        Ok(())
     }
 
     /// Deletes a preemption victim (after marking why, as upstream's DisruptionTarget condition).

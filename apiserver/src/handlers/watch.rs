@@ -66,7 +66,7 @@ pub async fn serve(state: AppState, scope: Scope, params: ListParams, render: Re
     // Upstream ends watches without a timeout after a random 30-60 minutes so clients rebalance.
     let timeout = params.timeout_seconds.map(Duration::from_secs).unwrap_or_else(|| Duration::from_secs(rand::rng().random_range(1800..3600)));
     let (tx, rx) = mpsc::channel::<Result<Bytes, Infallible>>(64);
-    let session = Session { scope, params, tx, initial_events_end, render, columns_sent: std::sync::atomic::AtomicBool::new(false) };
+    let session = Session { scope, params, tx, initial_events_end, render, columns_sent: std::sync::atomic::AtomicBool::new(false), pending: Default::default() };
     tokio::spawn(session.run(stream, timeout, state.shutdown().clone()));
     Ok((StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], Body::from_stream(coalesced(rx))).into_response())
 }
@@ -99,6 +99,8 @@ struct Session {
     /// Objects or one-row Tables; column definitions go only in the first Table, as upstream.
     render: Render,
     columns_sent: std::sync::atomic::AtomicBool,
+    /// Lines not yet handed to the response: events already waiting are written as one chunk.
+    pending: std::sync::Mutex<Vec<u8>>,
 }
 
 impl Session {
@@ -107,7 +109,7 @@ impl Session {
         tokio::pin!(deadline);
         let mut initial_left = stream.pending_initial();
         let snapshot_rev = stream.start_revision;
-        if self.initial_events_end && initial_left == 0 && !self.send_bookmark(snapshot_rev, true).await {
+        if self.initial_events_end && initial_left == 0 && !(self.send_bookmark(snapshot_rev, true).await && self.flush().await) {
             return;
         }
         loop {
@@ -132,6 +134,7 @@ impl Session {
                 }
             };
             if !keep_going {
+                self.flush().await;
                 return;
             }
             if initial_left > 0 {
@@ -139,6 +142,10 @@ impl Session {
                 if initial_left == 0 && self.initial_events_end && !self.send_bookmark(snapshot_rev, true).await {
                     return;
                 }
+            }
+            // Write once nothing else is waiting, so a lagging client gets one chunk.
+            if !stream.has_ready() && !self.flush().await {
+                return;
             }
         }
     }
@@ -194,20 +201,34 @@ impl Session {
         self.send_line("BOOKMARK", object).await
     }
 
-    /// Sends an event whose object is already encoded, as the cache holds it.
+    /// Queues an event whose object is already encoded, as the cache holds it.
     async fn send_encoded(&self, kind: &str, object_json: &[u8]) -> bool {
-        let mut line = Vec::with_capacity(object_json.len() + kind.len() + 24);
-        line.extend_from_slice(b"{\"type\":\"");
-        line.extend_from_slice(kind.as_bytes());
-        line.extend_from_slice(b"\",\"object\":");
-        line.extend_from_slice(object_json);
-        line.extend_from_slice(b"}\n");
-        self.tx.send(Ok(Bytes::from(line))).await.is_ok()
+        let full = {
+            let mut out = self.pending.lock().unwrap();
+            out.extend_from_slice(b"{\"type\":\"");
+            out.extend_from_slice(kind.as_bytes());
+            out.extend_from_slice(b"\",\"object\":");
+            out.extend_from_slice(object_json);
+            out.extend_from_slice(b"}\n");
+            out.len() >= MAX_CHUNK_BYTES
+        };
+        !full || self.flush().await
     }
 
     async fn send_line(&self, kind: &str, object: Value) -> bool {
-        let mut line = serde_json::to_vec(&json!({"type": kind, "object": object})).unwrap_or_default();
-        line.push(b'\n');
-        self.tx.send(Ok(Bytes::from(line))).await.is_ok()
+        let line = serde_json::to_vec(&json!({"type": kind, "object": object})).unwrap_or_default();
+        let full = {
+            let mut out = self.pending.lock().unwrap();
+            out.extend_from_slice(&line);
+            out.push(b'\n');
+            out.len() >= MAX_CHUNK_BYTES
+        };
+        !full || self.flush().await
+    }
+
+    /// Hands the queued lines to the response; false once the client is gone.
+    async fn flush(&self) -> bool {
+        let chunk = std::mem::take(&mut *self.pending.lock().unwrap());
+        chunk.is_empty() || self.tx.send(Ok(Bytes::from(chunk))).await.is_ok()
     }
 }

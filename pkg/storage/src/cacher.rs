@@ -66,6 +66,11 @@ impl WatchStream {
         self.initial.len()
     }
 
+    /// Whether `next` would return at once: a batching reader keeps reading while this holds.
+    pub fn has_ready(&self) -> bool {
+        !self.initial.is_empty() || !self.live.is_empty()
+    }
+
     pub async fn next(&mut self) -> Option<Result<Arc<Event>, StorageError>> {
         if let Some(e) = self.initial.pop_front() {
             return Some(Ok(e));

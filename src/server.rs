@@ -102,11 +102,9 @@ pub async fn run(opts: ServerOptions, shutdown: CancellationToken) -> Result<(),
 /// Starts the scheduler once the API server is ready; like etcd, a scheduler that fails stops
 /// the whole server rather than leaving it half working.
 async fn run_scheduler_when_ready(kubeconfig: std::path::PathBuf, health: corekube_apiserver::Health, shutdown: CancellationToken) {
-    while !health.startup_done() {
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(Duration::from_millis(50)) => {}
-        }
+    tokio::select! {
+        _ = shutdown.cancelled() => return,
+        _ = health.wait_startup_done() => {}
     }
     let result = async {
         let client = corekube_scheduler::run::client_from_kubeconfig(&kubeconfig).await.map_err(|e| e.to_string())?;

@@ -26,23 +26,41 @@ pub struct Health(Arc<HealthInner>);
 struct HealthInner {
     store: Store,
     done: Mutex<BTreeSet<String>>,
+    /// Woken whenever a start-up step finishes.
+    step_done: tokio::sync::Notify,
     shutting_down: AtomicBool,
 }
 
 impl Health {
     pub fn new(store: Store) -> Health {
-        Health(Arc::new(HealthInner { store, done: Mutex::new(BTreeSet::new()), shutting_down: AtomicBool::new(false) }))
+        Health(Arc::new(HealthInner {
+            store,
+            done: Mutex::new(BTreeSet::new()),
+            step_done: tokio::sync::Notify::new(),
+            shutting_down: AtomicBool::new(false),
+        }))
     }
 
     pub fn mark_done(&self, step: &str) {
         self.0.done.lock().unwrap().insert(step.to_string());
+        self.0.step_done.notify_waiters();
     }
 
-    /// Whether every start-up step has finished (the server is serving and bootstrapped), for
-    /// components in the same process that wait to start.
-    pub fn startup_done(&self) -> bool {
+    fn startup_done(&self) -> bool {
         let done = self.0.done.lock().unwrap();
         STARTUP_STEPS.iter().all(|s| done.contains(*s))
+    }
+
+    /// Returns once every start-up step has finished (the server is serving and bootstrapped),
+    /// for components in the same process that wait to start.
+    pub async fn wait_startup_done(&self) {
+        loop {
+            let step = self.0.step_done.notified();
+            if self.startup_done() {
+                return;
+            }
+            step.await;
+        }
     }
 
     /// Readiness fails from now on, so load balancers stop sending new work.

@@ -15,86 +15,19 @@ pub const DEFAULT_MILLI_CPU_REQUEST: i64 = 100;
 /// Scoring default for a container that requests no memory (upstream `DefaultMemoryRequest`).
 pub const DEFAULT_MEMORY_REQUEST: i64 = 200 * 1024 * 1024;
 
-/// A parsed quantity: `mantissa * 10^exp10`, exact.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Exact {
-    mantissa: i128,
-    exp10: i32,
-}
-
-fn parse_exact(s: &str) -> Option<Exact> {
-    let s = s.trim();
-    let (neg, body) = match s.as_bytes().first()? {
-        b'-' => (true, &s[1..]),
-        b'+' => (false, &s[1..]),
-        _ => (false, s),
-    };
-    let num_end = body.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(body.len());
-    let (num, suffix) = body.split_at(num_end);
-    if num.is_empty() || num == "." {
-        return None;
-    }
-    let (int_part, frac_part) = num.split_once('.').unwrap_or((num, ""));
-    if frac_part.contains('.') {
-        return None;
-    }
-    let mut mantissa: i128 = 0;
-    for c in int_part.bytes().chain(frac_part.bytes()) {
-        mantissa = mantissa.checked_mul(10)?.checked_add((c - b'0') as i128)?;
-    }
-    let mut exp10 = -(frac_part.len() as i32);
-    let binary = |k: u32| -> Option<i128> { 1024i128.checked_pow(k) };
-    match suffix {
-        "" => {}
-        "n" => exp10 -= 9,
-        "u" => exp10 -= 6,
-        "m" => exp10 -= 3,
-        "k" => exp10 += 3,
-        "M" => exp10 += 6,
-        "G" => exp10 += 9,
-        "T" => exp10 += 12,
-        "P" => exp10 += 15,
-        "E" => exp10 += 18,
-        "Ki" => mantissa = mantissa.checked_mul(binary(1)?)?,
-        "Mi" => mantissa = mantissa.checked_mul(binary(2)?)?,
-        "Gi" => mantissa = mantissa.checked_mul(binary(3)?)?,
-        "Ti" => mantissa = mantissa.checked_mul(binary(4)?)?,
-        "Pi" => mantissa = mantissa.checked_mul(binary(5)?)?,
-        "Ei" => mantissa = mantissa.checked_mul(binary(6)?)?,
-        e if e.starts_with(['e', 'E']) => exp10 += e[1..].parse::<i32>().ok()?,
-        _ => return None,
-    }
-    Some(Exact { mantissa: if neg { -mantissa } else { mantissa }, exp10 })
-}
-
-/// `ceil(q * 10^scale)`, saturating at the i64 range (upstream rounds up too).
-fn scaled(q: Exact, scale: i32) -> i64 {
-    let exp = q.exp10 + scale;
-    let v: i128 = if exp >= 0 {
-        match 10i128.checked_pow(exp as u32).and_then(|p| q.mantissa.checked_mul(p)) {
-            Some(v) => v,
-            None => return if q.mantissa < 0 { i64::MIN } else { i64::MAX },
-        }
-    } else {
-        match 10i128.checked_pow((-exp) as u32) {
-            Some(p) => {
-                let d = q.mantissa.div_euclid(p);
-                if q.mantissa.rem_euclid(p) != 0 { d + 1 } else { d }
-            }
-            None => if q.mantissa > 0 { 1 } else { 0 },
-        }
-    };
-    v.clamp(i64::MIN as i128, i64::MAX as i128) as i64
+fn scaled(s: &str, scale: u32) -> Option<i64> {
+    let q = corekube_api::validation::quantity::parse(s.trim()).ok()?;
+    Some(q.ceil_scaled(scale).clamp(i64::MIN as i128, i64::MAX as i128) as i64)
 }
 
 /// The quantity in whole units, rounded up (upstream `Quantity.Value()`); `None` if malformed.
 pub fn parse_value(s: &str) -> Option<i64> {
-    parse_exact(s).map(|q| scaled(q, 0))
+    scaled(s, 0)
 }
 
 /// The quantity in thousandths, rounded up (upstream `Quantity.MilliValue()`).
 pub fn parse_milli(s: &str) -> Option<i64> {
-    parse_exact(s).map(|q| scaled(q, 3))
+    scaled(s, 3)
 }
 
 /// Requests or capacity in scheduler units: cpu in millicores, the rest in plain units.

@@ -26,8 +26,7 @@ fn class_of(pc: &Value) -> Class {
 
 pub fn admit_pod(state: &AppState, scope: &Scope, pod: &mut Value) -> Result<(), ApiError> {
     let def = registry::find("scheduling.k8s.io", "v1", "priorityclasses").expect("priority classes are served");
-    let prefix = corekube_storage::collection_prefix(def.storage_resource, None);
-    let classes: Vec<Value> = state.cacher(def).snapshot(&prefix).0.iter().map(|o| o.value()).collect();
+    let cacher = state.cacher(def);
     let pod_name = meta::name(pod).to_string();
     let forbidden = |message: String| ApiError::Forbidden {
         resource: scope.def.group_resource(),
@@ -37,10 +36,12 @@ pub fn admit_pod(state: &AppState, scope: &Scope, pod: &mut Value) -> Result<(),
     let requested = pod.pointer("/spec/priorityClassName").and_then(Value::as_str).unwrap_or_default().to_string();
     let class = if requested.is_empty() {
         // The global default with the lowest value, as upstream picks among several.
-        classes.iter().filter(|c| c.get("globalDefault").and_then(Value::as_bool) == Some(true)).map(class_of).min_by_key(|c| c.value)
+        let prefix = corekube_storage::collection_prefix(def.storage_resource, None);
+        let classes = cacher.snapshot(&prefix).0;
+        classes.iter().map(|o| o.value()).filter(|c| c.get("globalDefault").and_then(Value::as_bool) == Some(true)).map(|c| class_of(&c)).min_by_key(|c| c.value)
     } else {
-        match classes.iter().find(|c| meta::name(c) == requested) {
-            Some(c) => Some(class_of(c)),
+        match cacher.get(&corekube_storage::object_key(def.storage_resource, None, &requested)).0 {
+            Some(c) => Some(class_of(&c.value())),
             None => return Err(forbidden(format!("no PriorityClass with name {requested} was found"))),
         }
     };

@@ -16,6 +16,7 @@ use corekube_storage::{CachedObject, Event, EventType, StorageError, WatchStart,
 use rand::Rng;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
 
 use super::negotiate::{self, Render};
 use crate::query::ListParams;
@@ -68,27 +69,11 @@ pub async fn serve(state: AppState, scope: Scope, params: ListParams, render: Re
     let (tx, rx) = mpsc::channel::<Result<Bytes, Infallible>>(64);
     let session = Session { scope, params, tx, initial_events_end, render, columns_sent: std::sync::atomic::AtomicBool::new(false), pending: Default::default() };
     tokio::spawn(session.run(stream, timeout, state.shutdown().clone()));
-    Ok((StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], Body::from_stream(coalesced(rx))).into_response())
+    Ok((StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], Body::from_stream(ReceiverStream::new(rx))).into_response())
 }
 
 /// The most a watch response chunk carries when events are waiting.
 const MAX_CHUNK_BYTES: usize = 256 * 1024;
-
-/// The session's lines as response chunks: one line when the client keeps up, and everything
-/// already waiting (up to 256 KiB) in one chunk when it lags, so a busy watch costs one TLS
-/// record and write per batch instead of per event.
-fn coalesced(rx: mpsc::Receiver<Result<Bytes, Infallible>>) -> impl futures::Stream<Item = Result<Bytes, Infallible>> {
-    futures::stream::unfold(rx, |mut rx| async move {
-        let Ok(first) = rx.recv().await?;
-        let mut batch: Option<Vec<u8>> = None;
-        while batch.as_ref().map_or(first.len(), Vec::len) < MAX_CHUNK_BYTES {
-            let Ok(Ok(next)) = rx.try_recv() else { break };
-            batch.get_or_insert_with(|| first.to_vec()).extend_from_slice(&next);
-        }
-        let chunk = batch.map(Bytes::from).unwrap_or(first);
-        Some((Ok(chunk), rx))
-    })
-}
 
 /// One watch connection: reads storage events, filters and encodes them.
 struct Session {

@@ -199,12 +199,7 @@ pub async fn list(state: &AppState, scope: &Scope, params: &ListParams) -> Resul
             read_pages(state, scope, params, &prefix, t.rv, Some(start)).await.map_err(|e| expire_continue(scope, e))?
         }
         // "0": any recent state will do, so serve it from the watch cache (unpaged, as upstream).
-        (None, Some("0")) => {
-            let (mut objs, rev) = state.cacher(scope.def).snapshot(&prefix);
-            objs.retain(|o| matches_cached(scope, params, o));
-            let metadata = json!({"resourceVersion": rev.to_string()});
-            return Ok(ListOutput { def: scope.def, metadata, items: ListItems::Cached(objs) });
-        }
+        (None, Some("0")) => return Ok(from_cache(state, scope, params, &prefix)),
         (None, Some(rv)) => {
             let rv = parse_rv(rv)?;
             let exact = params.resource_version_match.as_deref() == Some("Exact");
@@ -231,10 +226,7 @@ pub async fn list(state: &AppState, scope: &Scope, params: &ListParams) -> Resul
             let current = state.store().current_revision().await.map_err(|e| scope.storage_error("", e))?;
             let cacher = state.cacher(scope.def);
             if cacher.wait_for_revision(current, CONSISTENT_READ_WAIT).await {
-                let (mut objs, rev) = cacher.snapshot(&prefix);
-                objs.retain(|o| matches_cached(scope, params, o));
-                let metadata = json!({"resourceVersion": rev.to_string()});
-                return Ok(ListOutput { def: scope.def, metadata, items: ListItems::Cached(objs) });
+                return Ok(from_cache(state, scope, params, &prefix));
             }
             read_pages(state, scope, params, &prefix, 0, None).await?
         }
@@ -249,6 +241,13 @@ pub async fn list(state: &AppState, scope: &Scope, params: &ListParams) -> Resul
         metadata["remainingItemCount"] = json!(r);
     }
     Ok(ListOutput { def: scope.def, metadata, items: ListItems::Parsed(items) })
+}
+
+/// The matching objects under `prefix` as the watch cache has them, at its revision.
+fn from_cache(state: &AppState, scope: &Scope, params: &ListParams, prefix: &str) -> ListOutput {
+    let (mut objs, rev) = state.cacher(scope.def).snapshot(prefix);
+    objs.retain(|o| matches_cached(scope, params, o));
+    ListOutput { def: scope.def, metadata: json!({"resourceVersion": rev.to_string()}), items: ListItems::Cached(objs) }
 }
 
 /// A continue token whose revision was compacted: 410 with a token that continues at the

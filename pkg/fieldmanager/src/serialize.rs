@@ -165,78 +165,18 @@ pub fn path_element_key(pe: &PathElement) -> String {
     out
 }
 
-/// Go's `json.Marshal` of a value: object keys sorted, HTML-escaped strings.
+/// Go's `json.Marshal` of a value: object keys sorted, HTML-escaped strings (the encoder
+/// pkg/api's validation messages use too).
 pub fn to_go_json(v: &Value) -> String {
-    let mut out = String::new();
-    write_go_json(v, &mut out);
-    out
+    corekube_api::validation::field::go_json(v)
 }
 
 pub(crate) fn write_go_json(v: &Value, out: &mut String) {
-    match v {
-        Value::Null => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => out.push_str(&go_number(n)),
-        Value::String(s) => write_go_string(s, out),
-        Value::Array(a) => {
-            out.push('[');
-            for (i, x) in a.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_go_json(x, out);
-            }
-            out.push(']');
-        }
-        Value::Object(m) => {
-            let mut keys: Vec<&String> = m.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, k) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_go_string(k, out);
-                out.push(':');
-                write_go_json(&m[k], out);
-            }
-            out.push('}');
-        }
-    }
+    corekube_api::validation::field::write_go_json(out, v)
 }
 
-fn go_number(n: &serde_json::Number) -> String {
-    if n.is_i64() || n.is_u64() {
-        return n.to_string();
-    }
-    let f = n.as_f64().unwrap_or(0.0);
-    let abs = f.abs();
-    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
-        // Go: 1e+21, 1e-07 (exponent at least two digits).
-        let s = format!("{f:e}");
-        let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
-        let (sign, digits) = exp.strip_prefix('-').map(|d| ('-', d)).unwrap_or(('+', exp));
-        return format!("{mant}e{sign}{digits:0>2}");
-    }
-    format!("{f}")
-}
-
-/// A JSON string as Go writes it: `<`, `>`, `&`, U+2028 and U+2029 escaped as `\u00XX`.
 pub(crate) fn write_go_string(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+    corekube_api::validation::field::write_go_string(out, s)
 }
 
 #[cfg(test)]

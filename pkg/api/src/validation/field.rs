@@ -296,7 +296,7 @@ pub fn go_quote(s: &str) -> String {
 /// escaped, whatever order the map kept.
 pub fn go_json(v: &Value) -> String {
     let mut out = String::new();
-    write_json(&mut out, v);
+    write_go_json(&mut out, v);
     out
 }
 
@@ -308,27 +308,28 @@ pub fn go_struct(fields: &[(&str, Value)]) -> String {
         if i > 0 {
             out.push(',');
         }
-        write_json_str(&mut out, name);
+        write_go_string(&mut out, name);
         out.push(':');
-        write_json(&mut out, v);
+        write_go_json(&mut out, v);
     }
     out.push('}');
     out
 }
 
-fn write_json(out: &mut String, v: &Value) {
+/// Appends `v` as Go's `json.Marshal` encodes it.
+pub fn write_go_json(out: &mut String, v: &Value) {
     match v {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => out.push_str(&n.to_string()),
-        Value::String(s) => write_json_str(out, s),
+        Value::Number(n) => out.push_str(&go_number(n)),
+        Value::String(s) => write_go_string(out, s),
         Value::Array(items) => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
                     out.push(',');
                 }
-                write_json(out, item);
+                write_go_json(out, item);
             }
             out.push(']');
         }
@@ -340,16 +341,33 @@ fn write_json(out: &mut String, v: &Value) {
                 if i > 0 {
                     out.push(',');
                 }
-                write_json_str(out, k);
+                write_go_string(out, k);
                 out.push(':');
-                write_json(out, &map[k]);
+                write_go_json(out, &map[k]);
             }
             out.push('}');
         }
     }
 }
 
-fn write_json_str(out: &mut String, s: &str) {
+/// A number as Go prints a float64 (`1e+21`, `1e-07`); integers as they are.
+fn go_number(n: &serde_json::Number) -> String {
+    if n.is_i64() || n.is_u64() {
+        return n.to_string();
+    }
+    let f = n.as_f64().unwrap_or(0.0);
+    let abs = f.abs();
+    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
+        let s = format!("{f:e}");
+        let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
+        let (sign, digits) = exp.strip_prefix('-').map(|d| ('-', d)).unwrap_or(('+', exp));
+        return format!("{mant}e{sign}{digits:0>2}");
+    }
+    format!("{f}")
+}
+
+/// Appends `s` as a Go JSON string (HTML characters and U+2028/2029 escaped).
+pub fn write_go_string(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
         match c {

@@ -123,6 +123,13 @@ impl Quantity {
         }
     }
 
+    /// `ceil(value * 10^scale)`: upstream's `Value()` (scale 0) and `MilliValue()` (scale 3)
+    /// as the scheduler counts resources.
+    pub fn ceil_scaled(&self, scale: u32) -> i128 {
+        let n = self.nanos.saturating_mul(pow(10, scale));
+        n.div_euclid(NANO) + i128::from(n.rem_euclid(NANO) != 0)
+    }
+
     /// The canonical string, as `Quantity.String()` prints it.
     pub fn canonical(&self) -> String {
         let sign = if self.nanos < 0 { "-" } else { "" };

@@ -27,7 +27,7 @@ fn field_manager(def: &ResourceDef, subresource: Option<&str>) -> FieldManager {
 pub fn record_update(def: &ResourceDef, subresource: Option<&str>, old: Option<&Value>, new: Value, manager: &str) -> Value {
     let storage = def.storage_def();
     let now = meta::now_rfc3339();
-    let updated = field_manager(storage, subresource).update_no_errors(old, &new, manager, &now);
+    let updated = field_manager(storage, subresource).update_no_errors(old, new, manager, &now);
     match old {
         Some(old) => ignore_managed_fields_timestamps(old, updated),
         None => updated,

@@ -27,15 +27,30 @@ impl FieldSet {
         s
     }
 
-    /// The set with every proper prefix of its paths a member too: what comparing with an
-    /// empty object yields, where each container a value adds counts as added.
-    pub(crate) fn with_prefixes_as_members(mut self) -> FieldSet {
-        let children = std::mem::take(&mut self.children);
-        for (pe, child) in children {
-            self.members.insert(pe.clone());
-            self.children.insert(pe, child.with_prefixes_as_members());
+    /// Makes every proper prefix of its paths a member too: what comparing with an empty
+    /// object yields, where each container a value adds counts as added.
+    pub(crate) fn add_prefixes_as_members(&mut self) {
+        for (pe, child) in &mut self.children {
+            if !self.members.contains(pe) {
+                self.members.insert(pe.clone());
+            }
+            child.add_prefixes_as_members();
         }
-        self
+    }
+
+    /// In place: [`difference`](Self::difference), or with `recursive`
+    /// [`recursive_difference`](Self::recursive_difference).
+    pub(crate) fn remove(&mut self, other: &FieldSet, recursive: bool) {
+        if recursive {
+            self.children.retain(|pe, _| !other.members.contains(pe));
+        }
+        self.members.retain(|pe| !other.members.contains(pe));
+        self.children.retain(|pe, c| {
+            if let Some(o) = other.children.get(pe) {
+                c.remove(o, recursive);
+            }
+            !c.is_empty()
+        });
     }
 
     /// True when no path is a member.

@@ -208,21 +208,32 @@ impl FieldManager {
     /// object without managedFields stays untracked until its first apply. Returns `new` with
     /// `metadata.managedFields` set.
     pub fn update(&self, live: Option<&Value>, new: &Value, manager: &str, now: &str) -> Result<Value, Error> {
-        let from_new = if self.subresource.is_empty() { ManagedFields::decode(new).ok().filter(|m| !m.is_empty()) } else { None };
+        let mut new = new.clone();
+        self.update_in_place(live, &mut new, manager, now)?;
+        Ok(new)
+    }
+
+    /// [`update`](Self::update) on an owned object, which on error is left without
+    /// managedFields (the API server's write path; no copy of the object is made).
+    fn update_in_place(&self, live: Option<&Value>, new: &mut Value, manager: &str, now: &str) -> Result<(), Error> {
+        let own = new.get_mut("metadata").and_then(Value::as_object_mut).and_then(|m| m.remove("managedFields"));
+        let from_new = match own {
+            Some(m) if self.subresource.is_empty() => {
+                ManagedFields::decode(&json!({"metadata": {"managedFields": m}})).ok().filter(|m| !m.is_empty())
+            }
+            _ => None,
+        };
         let mut managed = match from_new {
             Some(m) => m,
             None => live.and_then(|l| ManagedFields::decode(l).ok()).unwrap_or_default(),
         };
-        let empty = json!({});
-        let live = without_managed_fields(live.unwrap_or(&empty));
-        let mut new = without_managed_fields(new);
-        let is_create = str_at(&live, "/metadata/uid").is_empty();
+        let is_create = live.is_none_or(|l| str_at(l, "/metadata/uid").is_empty());
         if managed.is_empty() && !is_create {
-            return Ok(new);
+            return Ok(());
         }
-        let set = match self.schema.to_field_set(&new, &self.ty, true) {
+        let set = match self.schema.to_field_set(new, &self.ty, true) {
             Ok(set) => set,
-            Err(errors) => return Err(Error::InvalidObject { object: self.object_name(&new), errors }),
+            Err(errors) => return Err(Error::InvalidObject { object: self.object_name(new), errors }),
         };
         if is_create && managed.is_empty() {
             // A plain create: its manager owns every field the object sets, which is what
@@ -230,14 +241,19 @@ impl FieldManager {
             // object instead of a second comparison walk (most of a create's bookkeeping cost).
             self.record_create(set, &mut managed, manager, now);
         } else {
-            self.update_layers(&live, &new, &mut managed, manager, now);
+            let empty = json!({});
+            let live = without_managed_fields(live.unwrap_or(&empty));
+            self.update_layers(&live, new, &mut managed, manager, now);
         }
-        managed.encode_into(&mut new);
-        Ok(new)
+        managed.encode_into(new);
+        Ok(())
     }
 
     fn record_create(&self, set: FieldSet, managed: &mut ManagedFields, manager: &str, now: &str) {
-        let set = set.with_prefixes_as_members().recursive_difference(&self.reset).difference(&strip_set());
+        let mut set = set;
+        set.add_prefixes_as_members();
+        set.remove(&self.reset, true);
+        set.remove(strip_set(), false);
         if set.is_empty() {
             return;
         }
@@ -260,8 +276,9 @@ impl FieldManager {
 
     /// [`update`](Self::update), and on error `new` without managedFields, as upstream's
     /// `UpdateNoErrors` (which logs the error).
-    pub fn update_no_errors(&self, live: Option<&Value>, new: &Value, manager: &str, now: &str) -> Value {
-        self.update(live, new, manager, now).unwrap_or_else(|_| without_managed_fields(new))
+    pub fn update_no_errors(&self, live: Option<&Value>, mut new: Value, manager: &str, now: &str) -> Value {
+        let _ = self.update_in_place(live, &mut new, manager, now);
+        new
     }
 
     /// The fields `obj` sets under this kind's schema.
@@ -303,7 +320,7 @@ pub fn ignore_managed_fields_timestamps(old: &Value, new: Value) -> Value {
 /// Drops the untracked metadata from `manager`'s set (and the entry if nothing is left).
 fn strip(managed: &mut ManagedFields, manager: &str) {
     if let Some(vs) = managed.fields.get_mut(manager) {
-        vs.set = vs.set.difference(&strip_set());
+        vs.set.remove(strip_set(), false);
         if vs.set.is_empty() {
             managed.fields.remove(manager);
         }

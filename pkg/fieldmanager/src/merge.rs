@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use crate::element::{values_equal, Path, PathElement};
 use crate::fieldset::FieldSet;
 use crate::schema::{ListKind, Schema, TypeRef};
-use crate::typed::Shape;
+use crate::typed::{Shape, UNTYPED};
 
 /// The differences between two objects: fields only the new one has, fields whose value
 /// changed, fields only the old one has. Granular maps, structs and list elements present on
@@ -120,8 +120,8 @@ impl Schema {
                 let mut out = Map::new();
                 let keys: BTreeSet<&String> = lm.into_iter().flat_map(|m| m.keys()).chain(rm.into_iter().flat_map(|m| m.keys())).collect();
                 for k in keys {
-                    let child_ty = def.and_then(|d| d.fields.get(k)).cloned().or_else(|| elem.clone()).unwrap_or(TypeRef::Untyped);
-                    if let Some(v) = self.merge(lm.and_then(|m| m.get(k)), rm.and_then(|m| m.get(k)), &child_ty) {
+                    let child_ty = def.and_then(|d| d.fields.get(k)).or(elem).unwrap_or(&UNTYPED);
+                    if let Some(v) = self.merge(lm.and_then(|m| m.get(k)), rm.and_then(|m| m.get(k)), child_ty) {
                         out.insert(k.clone(), v);
                     }
                 }
@@ -169,9 +169,9 @@ impl Schema {
                 let (lm, rm) = (lhs.and_then(Value::as_object), rhs.and_then(Value::as_object));
                 let keys: BTreeSet<&String> = lm.into_iter().flat_map(|m| m.keys()).chain(rm.into_iter().flat_map(|m| m.keys())).collect();
                 for k in keys {
-                    let child_ty = def.and_then(|d| d.fields.get(k)).cloned().or_else(|| elem.clone()).unwrap_or(TypeRef::Untyped);
+                    let child_ty = def.and_then(|d| d.fields.get(k)).or(elem).unwrap_or(&UNTYPED);
                     let child_path = path.child(PathElement::Field(k.clone()));
-                    self.compare_at(lm.and_then(|m| m.get(k)), rm.and_then(|m| m.get(k)), &child_ty, &child_path, c);
+                    self.compare_at(lm.and_then(|m| m.get(k)), rm.and_then(|m| m.get(k)), child_ty, &child_path, c);
                 }
             }
             Shape::List { elem, kind } => {
@@ -215,8 +215,8 @@ impl Schema {
                     }
                     let kept = match remove.child(&pe) {
                         Some(sub) if !sub.is_empty() => {
-                            let child_ty = def.and_then(|d| d.fields.get(k)).cloned().or_else(|| elem.clone()).unwrap_or(TypeRef::Untyped);
-                            self.remove_items(val, sub, &child_ty)
+                            let child_ty = def.and_then(|d| d.fields.get(k)).or(elem).unwrap_or(&UNTYPED);
+                            self.remove_items(val, sub, child_ty)
                         }
                         _ => Some(val.clone()),
                     };

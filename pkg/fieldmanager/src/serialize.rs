@@ -29,7 +29,25 @@ impl FieldSet {
     /// `serde_json::Map` orders keys by string, which differs from upstream's order only for
     /// key/value elements whose numbers sort differently as text.
     pub fn to_fields_v1(&self) -> Value {
-        serde_json::from_str(&self.to_fields_v1_string()).expect("FieldsV1 text is JSON")
+        Value::Object(self.fields_v1_node(false))
+    }
+
+    /// One node of [`to_fields_v1`](Self::to_fields_v1), built directly (the text form's
+    /// entries, in the map's own key order).
+    fn fields_v1_node(&self, include_self: bool) -> Map<String, Value> {
+        let mut out = Map::new();
+        if include_self && !(self.members.is_empty() && self.children.is_empty()) {
+            out.insert(".".into(), Value::Object(Map::new()));
+        }
+        for pe in &self.members {
+            if !self.children.contains_key(pe) {
+                out.insert(path_element_key(pe), Value::Object(Map::new()));
+            }
+        }
+        for (pe, child) in &self.children {
+            out.insert(path_element_key(pe), Value::Object(child.fields_v1_node(self.members.contains(pe))));
+        }
+        out
     }
 
     fn emit(&self, include_self: bool, out: &mut String) {

@@ -6,7 +6,12 @@ use crate::element::Path;
 use crate::fieldset::FieldSet;
 
 /// `apiVersion`, `kind`, `metadata` itself and the server-managed metadata fields.
-pub fn strip_set() -> FieldSet {
+pub fn strip_set() -> &'static FieldSet {
+    static SET: std::sync::OnceLock<FieldSet> = std::sync::OnceLock::new();
+    SET.get_or_init(build_strip_set)
+}
+
+fn build_strip_set() -> FieldSet {
     let mut s = FieldSet::from_paths([Path::fields(&["apiVersion"]), Path::fields(&["kind"]), Path::fields(&["metadata"])]);
     for f in ["name", "namespace", "creationTimestamp", "selfLink", "uid", "clusterName", "generation", "managedFields", "resourceVersion"] {
         s.insert(&Path::fields(&["metadata", f]));

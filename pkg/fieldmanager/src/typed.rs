@@ -52,10 +52,14 @@ pub(crate) enum Shape<'a> {
     Leaf,
     /// Field by field: a struct's declared fields, and `elem` for other keys (map values,
     /// preserved unknown fields); `elem` None means other keys are not allowed.
-    Fields { def: Option<&'a StructDef>, elem: Option<TypeRef> },
+    Fields { def: Option<&'a StructDef>, elem: Option<&'a TypeRef> },
     /// Element by element, identified per `kind` (never `Atomic`).
     List { elem: &'a TypeRef, kind: &'a ListKind },
 }
+
+/// The types walks fall back to, borrowed like the schema's own.
+pub(crate) static DEDUCED: TypeRef = TypeRef::Deduced;
+pub(crate) static UNTYPED: TypeRef = TypeRef::Untyped;
 
 impl Schema {
     /// How to walk `ty`; deduced types take their shape from `sample`.
@@ -63,16 +67,16 @@ impl Schema {
         match ty {
             TypeRef::Scalar | TypeRef::Untyped => Shape::Leaf,
             TypeRef::Deduced => match sample {
-                Some(Value::Object(_)) => Shape::Fields { def: None, elem: Some(TypeRef::Deduced) },
+                Some(Value::Object(_)) => Shape::Fields { def: None, elem: Some(&DEDUCED) },
                 _ => Shape::Leaf,
             },
             TypeRef::Struct { atomic: true, .. } | TypeRef::Map { atomic: true, .. } => Shape::Leaf,
             TypeRef::List { kind: ListKind::Atomic, .. } => Shape::Leaf,
             TypeRef::Struct { def, .. } => {
                 let d = self.def(*def);
-                Shape::Fields { def: Some(d), elem: d.extra.clone() }
+                Shape::Fields { def: Some(d), elem: d.extra.as_ref() }
             }
-            TypeRef::Map { elem, .. } => Shape::Fields { def: None, elem: Some((**elem).clone()) },
+            TypeRef::Map { elem, .. } => Shape::Fields { def: None, elem: Some(&**elem) },
             TypeRef::List { elem, kind } => Shape::List { elem, kind },
         }
     }
@@ -82,7 +86,7 @@ impl Schema {
         match (ty, pe) {
             (TypeRef::Struct { def, .. }, PathElement::Field(name)) => {
                 let d = self.def(*def);
-                d.fields.get(name).cloned().or_else(|| d.extra.clone())
+                d.fields.get(name).or(d.extra.as_ref()).cloned()
             }
             (TypeRef::Map { elem, .. }, PathElement::Field(_)) => Some((**elem).clone()),
             (TypeRef::Deduced, PathElement::Field(_)) => Some(TypeRef::Deduced),
@@ -138,10 +142,11 @@ impl Schema {
     /// The fields `v` sets, validating it on the way. Duplicate list elements are errors unless
     /// `allow_duplicates` (live objects may carry them; then only the element itself is owned).
     pub fn to_field_set(&self, v: &Value, ty: &TypeRef, allow_duplicates: bool) -> Result<FieldSet, ValidationErrors> {
-        let mut w = FieldSetWalk { schema: self, set: FieldSet::new(), errors: Vec::new(), allow_duplicates };
-        w.walk(v, ty, &Path::default());
+        let mut w = FieldSetWalk { schema: self, path: Vec::new(), errors: Vec::new(), allow_duplicates };
+        let mut set = FieldSet::new();
+        w.walk(v, ty, &mut set);
         if w.errors.is_empty() {
-            Ok(w.set)
+            Ok(set)
         } else {
             Err(ValidationErrors(w.errors))
         }
@@ -179,79 +184,109 @@ fn kind_name(v: &Value) -> &'static str {
     }
 }
 
+/// Builds the field set in place, node by node: each value fills the set below its own path
+/// element, so no path is copied or looked up from the root (a create walks every field).
 struct FieldSetWalk<'s> {
     schema: &'s Schema,
-    set: FieldSet,
+    /// Where the walk is, for error messages only.
+    path: Vec<PathElement>,
     errors: Vec<ValidationError>,
     allow_duplicates: bool,
 }
 
 impl FieldSetWalk<'_> {
-    fn error(&mut self, path: &Path, message: String) {
-        self.errors.push(ValidationError { path: path.to_string(), message });
+    fn error(&mut self, message: String) {
+        let path = std::mem::take(&mut self.path);
+        self.errors.push(ValidationError { path: Path(path.clone()).to_string(), message });
+        self.path = path;
     }
 
-    fn walk(&mut self, v: &Value, ty: &TypeRef, path: &Path) {
+    /// Fills `below` with the fields `v` sets beneath itself; returns whether `v` is a leaf
+    /// (then its own path element is a member of the parent's set).
+    fn walk(&mut self, v: &Value, ty: &TypeRef, below: &mut FieldSet) -> bool {
         match self.schema.shape(ty, Some(v)) {
             Shape::Leaf => {
                 if matches!(ty, TypeRef::Scalar) && (v.is_object() || v.is_array()) {
-                    self.error(path, format!("expected scalar, got {}", kind_name(v)));
+                    self.error(format!("expected scalar, got {}", kind_name(v)));
                 }
-                self.set.insert(path);
+                true
             }
             Shape::Fields { def, elem } => {
                 let obj = match v {
                     Value::Object(o) => o,
-                    Value::Null => return,
-                    other => return self.error(path, format!("expected map, got {}", kind_name(other))),
+                    Value::Null => return false,
+                    other => {
+                        self.error(format!("expected map, got {}", kind_name(other)));
+                        return false;
+                    }
                 };
                 for (k, child) in obj {
                     let pe = PathElement::Field(k.clone());
-                    let child_path = path.child(pe);
                     let declared = def.and_then(|d| d.fields.get(k));
-                    let Some(child_ty) = declared.cloned().or_else(|| elem.clone()) else {
-                        self.error(&child_path, "field not declared in schema".into());
+                    let Some(child_ty) = declared.or(elem) else {
+                        self.path.push(pe);
+                        self.error("field not declared in schema".into());
+                        self.path.pop();
                         continue;
                     };
-                    self.walk(child, &child_ty, &child_path);
                     let empty_map = child.as_object().is_some_and(|m| m.is_empty());
-                    if child.is_null() || empty_map || declared.is_none() {
-                        self.set.insert(&child_path);
+                    let (member, unused) = self.walk_child(child, child_ty, pe, below);
+                    if member || child.is_null() || empty_map || declared.is_none() {
+                        below.members.insert(unused.unwrap_or_else(|| PathElement::Field(k.clone())));
                     }
                 }
+                false
             }
             Shape::List { elem, kind } => {
                 let items = match v {
                     Value::Array(a) => a,
-                    Value::Null => return,
-                    other => return self.error(path, format!("expected list, got {}", kind_name(other))),
+                    Value::Null => return false,
+                    other => {
+                        self.error(format!("expected list, got {}", kind_name(other)));
+                        return false;
+                    }
                 };
                 let mut pes = Vec::with_capacity(items.len());
                 for (i, item) in items.iter().enumerate() {
                     match self.schema.list_item_element(elem, kind, item) {
                         Ok(pe) => pes.push(Some(pe)),
                         Err(e) => {
-                            self.error(path, format!("element {i}: {e}"));
+                            self.error(format!("element {i}: {e}"));
                             pes.push(None);
                         }
                     }
                 }
-                for (i, (item, pe)) in items.iter().zip(&pes).enumerate() {
-                    let Some(pe) = pe else { continue };
+                for (i, item) in items.iter().enumerate() {
+                    let Some(pe) = &pes[i] else { continue };
                     let dup = pes.iter().enumerate().any(|(j, other)| j != i && other.as_ref() == Some(pe));
-                    let child_path = path.child(pe.clone());
                     if dup {
                         let first = pes.iter().position(|o| o.as_ref() == Some(pe)) == Some(i);
                         if !self.allow_duplicates && first {
-                            self.error(path, format!("duplicate entries for key {pe}"));
+                            self.error(format!("duplicate entries for key {pe}"));
                         }
-                        self.set.insert(&child_path);
+                        below.members.insert(pe.clone());
                         continue;
                     }
-                    self.walk(item, elem, &child_path);
-                    self.set.insert(&child_path);
+                    let (_, unused) = self.walk_child(item, elem, pe.clone(), below);
+                    below.members.insert(unused.unwrap_or_else(|| pe.clone()));
                 }
+                false
             }
         }
+    }
+
+    /// Walks `child` under `pe` (an object key or a list element, so never seen twice in one
+    /// parent), keeping what it sets below itself as `parent`'s child set. Returns whether the
+    /// child is a leaf, and `pe` back unless the child set took it.
+    fn walk_child(&mut self, child: &Value, ty: &TypeRef, pe: PathElement, parent: &mut FieldSet) -> (bool, Option<PathElement>) {
+        self.path.push(pe);
+        let mut below = FieldSet::new();
+        let member = self.walk(child, ty, &mut below);
+        let pe = self.path.pop().expect("pushed above");
+        if below.members.is_empty() && below.children.is_empty() {
+            return (member, Some(pe));
+        }
+        parent.children.insert(pe, below);
+        (member, None)
     }
 }

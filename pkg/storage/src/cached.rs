@@ -53,13 +53,26 @@ impl CachedObject {
         Arc::new(CachedObject { json, attrs: attrs(obj), revision })
     }
 
-    /// From the bytes etcd stores (the object without a resourceVersion) and their parsed form:
-    /// the resourceVersion is spliced into the stored bytes instead of encoding the tree again.
-    pub fn from_stored(stored: &[u8], obj: &Value, revision: i64, attrs: &AttrsFn) -> Arc<CachedObject> {
-        match with_resource_version_spliced(stored, revision) {
-            Some(json) => Arc::new(CachedObject { json: Bytes::from(json), attrs: attrs(obj), revision }),
-            None => CachedObject::new(obj, revision, attrs),
+    /// From the bytes etcd stores (the object without a resourceVersion): the resourceVersion
+    /// is spliced into the stored bytes and the attributes read from the selector view, so
+    /// the object is neither parsed whole nor encoded again. Errors when the bytes are not a
+    /// JSON object.
+    pub fn from_stored(stored: &[u8], revision: i64, attrs: &AttrsFn) -> serde_json::Result<Arc<CachedObject>> {
+        if let Some(json) = with_resource_version_spliced(stored, revision) {
+            let view = crate::selector_view::selector_view(stored)?;
+            if view.is_object() {
+                return Ok(Arc::new(CachedObject { json: Bytes::from(json), attrs: attrs(&view), revision }));
+            }
         }
+        let mut obj: Value = serde_json::from_slice(stored)?;
+        let Some(o) = obj.as_object_mut() else {
+            return Err(serde::de::Error::custom("not a JSON object"));
+        };
+        let meta = o.entry("metadata").or_insert_with(|| Value::Object(Default::default()));
+        if let Some(m) = meta.as_object_mut() {
+            m.insert("resourceVersion".into(), Value::String(revision.to_string()));
+        }
+        Ok(CachedObject::new(&obj, revision, attrs))
     }
 
     /// The placeholder a bookmark carries.

@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::cached::{labels_only, AttrsFn, CachedObject};
-use crate::store::{decode, with_resource_version};
+use crate::store::with_resource_version;
 use crate::{Store, StorageError};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -459,15 +459,14 @@ fn to_event(ev: &etcd_client::Event, cached: Option<Arc<CachedObject>>, attrs: &
     let revision = kv.mod_revision();
     let prev = cached.or_else(|| {
         let p = ev.prev_kv()?;
-        let obj = decode(&key, p.value(), p.mod_revision()).ok()?;
-        Some(CachedObject::from_stored(p.value(), &obj, p.mod_revision(), attrs))
+        CachedObject::from_stored(p.value(), p.mod_revision(), attrs).ok()
     });
     Some(match ev.event_type() {
         EtcdEventType::Put => {
-            let obj = decode(&key, kv.value(), revision).ok()?;
+            let object = CachedObject::from_stored(kv.value(), revision, attrs).ok()?;
             let kind = if kv.create_revision() == revision { EventType::Added } else { EventType::Modified };
             let prev = if kind == EventType::Added { None } else { prev };
-            Event { kind, key, object: CachedObject::from_stored(kv.value(), &obj, revision, attrs), prev, revision }
+            Event { kind, key, object, prev, revision }
         }
         EtcdEventType::Delete => {
             let last = prev.clone()?;

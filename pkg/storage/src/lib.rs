@@ -4,6 +4,7 @@
 mod cached;
 mod cacher;
 mod error;
+mod selector_view;
 mod store;
 
 pub use cached::{labels_of, labels_only, Attrs, AttrsFn, CachedObject};

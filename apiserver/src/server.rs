@@ -98,7 +98,10 @@ pub async fn serve(listener: TcpListener, config: &Config, router: axum::Router,
                 req.extensions_mut().insert(identity.clone());
                 req
             });
-            let builder = auto::Builder::new(TokioExecutor::new());
+            let mut builder = auto::Builder::new(TokioExecutor::new());
+            // Upstream's recommended serving options allow 1000 streams per HTTP/2 connection
+            // (hyper's default is 200): client-go multiplexes all of a client's watches on one.
+            builder.http2().max_concurrent_streams(1000);
             let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), TowerToHyperService::new(svc));
             if let Err(e) = watcher.watch(conn.into_owned()).await {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");

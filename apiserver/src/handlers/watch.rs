@@ -15,8 +15,6 @@ use corekube_api::{ApiError, Cause};
 use corekube_storage::{CachedObject, Event, EventType, StorageError, WatchStart, WatchStream};
 use rand::Rng;
 use serde_json::{json, Value};
-use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
 
 use super::negotiate::{self, Render};
 use crate::query::ListParams;
@@ -66,154 +64,160 @@ pub async fn serve(state: AppState, scope: Scope, params: ListParams, render: Re
     let stream = cacher.watch(&scope.prefix(), start).await.map_err(|e| scope.storage_error("", e))?;
     // Upstream ends watches without a timeout after a random 30-60 minutes so clients rebalance.
     let timeout = params.timeout_seconds.map(Duration::from_secs).unwrap_or_else(|| Duration::from_secs(rand::rng().random_range(1800..3600)));
-    let (tx, rx) = mpsc::channel::<Result<Bytes, Infallible>>(64);
-    let session = Session { scope, params, tx, initial_events_end, render, columns_sent: std::sync::atomic::AtomicBool::new(false), pending: Default::default() };
-    tokio::spawn(session.run(stream, timeout, state.shutdown().clone()));
-    Ok((StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], Body::from_stream(ReceiverStream::new(rx))).into_response())
+    let mut session = Session {
+        scope,
+        params,
+        initial_events_end,
+        render,
+        columns_sent: false,
+        pending: Vec::new(),
+        initial_left: stream.pending_initial(),
+        stream,
+        deadline: Box::pin(tokio::time::sleep(timeout)),
+        shutdown: state.shutdown().clone(),
+        done: false,
+    };
+    if initial_events_end && session.initial_left == 0 {
+        let rev = session.stream.start_revision;
+        session.send_bookmark(rev, true);
+    }
+    // The session is the response body: the connection polls it when it can write, so an event
+    // goes from the cache to the socket without another task in between, and a client that
+    // goes away drops the body and with it the watch.
+    let chunks = futures::stream::unfold(session, |mut s| async move { s.next_chunk().await.map(|c| (Ok::<_, Infallible>(c), s)) });
+    Ok((StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], Body::from_stream(chunks)).into_response())
 }
 
 /// The most a watch response chunk carries when events are waiting.
 const MAX_CHUNK_BYTES: usize = 256 * 1024;
 
-/// One watch connection: reads storage events, filters and encodes them.
+/// One watch: reads storage events, filters and encodes them into response chunks.
 struct Session {
     scope: Scope,
     params: ListParams,
-    tx: mpsc::Sender<Result<Bytes, Infallible>>,
     initial_events_end: bool,
     /// Objects or one-row Tables; column definitions go only in the first Table, as upstream.
     render: Render,
-    columns_sent: std::sync::atomic::AtomicBool,
-    /// Lines not yet handed to the response: events already waiting are written as one chunk.
-    pending: std::sync::Mutex<Vec<u8>>,
+    columns_sent: bool,
+    /// Lines of the chunk being built: events already waiting are written as one chunk.
+    pending: Vec<u8>,
+    /// Snapshot or replay events still to send before the initial-events-end bookmark.
+    initial_left: usize,
+    stream: WatchStream,
+    deadline: std::pin::Pin<Box<tokio::time::Sleep>>,
+    shutdown: tokio_util::sync::CancellationToken,
+    /// The stream has ended (timeout, shutdown, error or the cache closed it).
+    done: bool,
 }
 
 impl Session {
-    async fn run(self, mut stream: WatchStream, timeout: Duration, shutdown: tokio_util::sync::CancellationToken) {
-        let deadline = tokio::time::sleep(timeout);
-        tokio::pin!(deadline);
-        let mut initial_left = stream.pending_initial();
-        let snapshot_rev = stream.start_revision;
-        if self.initial_events_end && initial_left == 0 && !(self.send_bookmark(snapshot_rev, true).await && self.flush().await) {
-            return;
-        }
+    /// The next chunk of lines: waits for an event, then takes every event already waiting
+    /// (up to MAX_CHUNK_BYTES). None once the watch is over and everything is written.
+    async fn next_chunk(&mut self) -> Option<Bytes> {
         loop {
+            // Write once nothing else is waiting, so a lagging client gets one chunk.
+            if !self.pending.is_empty() && (self.done || !self.stream.has_ready() || self.pending.len() >= MAX_CHUNK_BYTES) {
+                return Some(self.take_chunk());
+            }
+            if self.done {
+                return None;
+            }
             let next = tokio::select! {
-                _ = &mut deadline => return,
-                _ = shutdown.cancelled() => return,
-                _ = self.tx.closed() => return,
-                n = stream.next() => n,
+                _ = &mut self.deadline => None,
+                _ = self.shutdown.cancelled() => None,
+                n = self.stream.next() => n,
             };
-            let keep_going = match next {
-                None => false,
-                Some(Ok(event)) => self.send_event(&event).await,
+            match next {
+                None => self.done = true,
+                Some(Ok(event)) => self.send_event(&event),
                 Some(Err(StorageError::Compacted { requested, compacted })) => {
                     let err = ApiError::Expired { message: format!("too old resource version: {requested} ({compacted})"), continue_token: None };
-                    self.send_line("ERROR", err.status_json()).await;
-                    false
+                    self.send_line("ERROR", err.status_json());
+                    self.done = true;
                 }
                 Some(Err(e)) => {
-                    let err = ApiError::Internal(e.to_string());
-                    self.send_line("ERROR", err.status_json()).await;
-                    false
-                }
-            };
-            if !keep_going {
-                self.flush().await;
-                return;
-            }
-            if initial_left > 0 {
-                initial_left -= 1;
-                if initial_left == 0 && self.initial_events_end && !self.send_bookmark(snapshot_rev, true).await {
-                    return;
+                    self.send_line("ERROR", ApiError::Internal(e.to_string()).status_json());
+                    self.done = true;
                 }
             }
-            // Write once nothing else is waiting, so a lagging client gets one chunk.
-            if !stream.has_ready() && !self.flush().await {
-                return;
+            if !self.done && self.initial_left > 0 {
+                self.initial_left -= 1;
+                if self.initial_left == 0 && self.initial_events_end {
+                    let rev = self.stream.start_revision;
+                    self.send_bookmark(rev, true);
+                }
             }
         }
     }
 
+    fn take_chunk(&mut self) -> Bytes {
+        Bytes::from(std::mem::take(&mut self.pending))
+    }
+
     /// Sends what a storage event means for this watcher; false once the client is gone.
-    async fn send_event(&self, event: &Arc<Event>) -> bool {
+    fn send_event(&mut self, event: &Arc<Event>) {
         let now = |o: &CachedObject| matches_cached(&self.scope, &self.params, o);
         let (kind, object) = match event.kind {
             EventType::Bookmark => {
-                if !self.params.allow_bookmarks {
-                    return true;
+                if self.params.allow_bookmarks {
+                    self.send_bookmark(event.revision, false);
                 }
-                return self.send_bookmark(event.revision, false).await;
+                return;
             }
             EventType::Added if now(&event.object) => ("ADDED", &event.object),
-            EventType::Added => return true,
+            EventType::Added => return,
             EventType::Modified => {
                 let was = event.prev.as_deref().map(now).unwrap_or(false);
                 match (was, now(&event.object)) {
                     (true, true) => ("MODIFIED", &event.object),
                     (false, true) => ("ADDED", &event.object),
                     (true, false) => ("DELETED", &event.object),
-                    (false, false) => return true,
+                    (false, false) => return,
                 }
             }
             EventType::Deleted => {
                 let was = event.prev.as_deref().map(now).unwrap_or_else(|| now(&event.object));
                 if !was {
-                    return true;
+                    return;
                 }
                 ("DELETED", &event.object)
             }
         };
         if self.render == Render::Object && !self.scope.def.is_converted_view() {
-            return self.send_encoded(kind, &object.json).await;
+            return self.send_encoded(kind, &object.json);
         }
         let served = registry::to_served(self.scope.def, object.value());
         if self.render == Render::Object {
-            return self.send_line(kind, served).await;
+            return self.send_line(kind, served);
         }
-        let first = !self.columns_sent.swap(true, std::sync::atomic::Ordering::Relaxed);
+        let first = !std::mem::replace(&mut self.columns_sent, true);
         let rv = corekube_api::meta::resource_version(&served).unwrap_or_default().to_string();
         let table = negotiate::table(self.scope.def, &self.render, &[served], json!({"resourceVersion": rv}), first);
-        self.send_line(kind, table).await
+        self.send_line(kind, table)
     }
 
-    async fn send_bookmark(&self, revision: i64, initial_events_end: bool) -> bool {
+    fn send_bookmark(&mut self, revision: i64, initial_events_end: bool) {
         let mut metadata = json!({"resourceVersion": revision.to_string(), "creationTimestamp": null});
         if initial_events_end {
             metadata["annotations"] = json!({"k8s.io/initial-events-end": "true"});
         }
         let object = json!({"kind": self.scope.def.kind, "apiVersion": self.scope.def.api_version(), "metadata": metadata});
-        self.send_line("BOOKMARK", object).await
+        self.send_line("BOOKMARK", object)
     }
 
     /// Queues an event whose object is already encoded, as the cache holds it.
-    async fn send_encoded(&self, kind: &str, object_json: &[u8]) -> bool {
-        let full = {
-            let mut out = self.pending.lock().unwrap();
-            out.extend_from_slice(b"{\"type\":\"");
-            out.extend_from_slice(kind.as_bytes());
-            out.extend_from_slice(b"\",\"object\":");
-            out.extend_from_slice(object_json);
-            out.extend_from_slice(b"}\n");
-            out.len() >= MAX_CHUNK_BYTES
-        };
-        !full || self.flush().await
+    fn send_encoded(&mut self, kind: &str, object_json: &[u8]) {
+        let out = &mut self.pending;
+        out.extend_from_slice(b"{\"type\":\"");
+        out.extend_from_slice(kind.as_bytes());
+        out.extend_from_slice(b"\",\"object\":");
+        out.extend_from_slice(object_json);
+        out.extend_from_slice(b"}\n");
     }
 
-    async fn send_line(&self, kind: &str, object: Value) -> bool {
+    fn send_line(&mut self, kind: &str, object: Value) {
         let line = serde_json::to_vec(&json!({"type": kind, "object": object})).unwrap_or_default();
-        let full = {
-            let mut out = self.pending.lock().unwrap();
-            out.extend_from_slice(&line);
-            out.push(b'\n');
-            out.len() >= MAX_CHUNK_BYTES
-        };
-        !full || self.flush().await
-    }
-
-    /// Hands the queued lines to the response; false once the client is gone.
-    async fn flush(&self) -> bool {
-        let chunk = std::mem::take(&mut *self.pending.lock().unwrap());
-        chunk.is_empty() || self.tx.send(Ok(Bytes::from(chunk))).await.is_ok()
+        self.pending.extend_from_slice(&line);
+        self.pending.push(b'\n');
     }
 }

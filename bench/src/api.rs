@@ -14,6 +14,7 @@ pub const MERGE_PATCH: &str = "application/merge-patch+json";
 #[derive(Clone)]
 pub struct Api {
     pub client: kube::Client,
+    config: kube::Config,
 }
 
 impl Api {
@@ -27,8 +28,8 @@ impl Api {
             cfg.cluster_url = s.parse().map_err(|e| format!("--server {s}: {e}"))?;
         }
         cfg.read_timeout = Some(Duration::from_secs(180));
-        let client = kube::Client::try_from(cfg).map_err(|e| format!("kube client: {e}"))?;
-        Ok(Api { client })
+        let client = kube::Client::try_from(cfg.clone()).map_err(|e| format!("kube client: {e}"))?;
+        Ok(Api { client, config: cfg })
     }
 
     fn request(method: Method, path: &str, content_type: Option<&str>, body: Vec<u8>) -> Result<http::Request<kube::client::Body>, String> {
@@ -108,5 +109,57 @@ impl Api {
     pub async fn warm_up(&self, n: usize) {
         let reqs = (0..n).map(|_| self.call(Method::GET, "/api/v1/namespaces/default", None, Vec::new()));
         let _ = tokio::time::timeout(Duration::from_secs(30), futures::future::join_all(reqs)).await;
+    }
+
+    /// One HTTP/2 connection (TLS with the same client certificate), for opening many streams
+    /// on it as client-go does; kube-rs itself speaks HTTP/1.1, one connection per request.
+    pub async fn http2(&self) -> Result<Http2, String> {
+        use kube::client::ConfigExt;
+        let mut tls = self.config.rustls_client_config().map_err(|e| format!("TLS config: {e}"))?;
+        tls.alpn_protocols = vec![b"h2".to_vec()];
+        let url = &self.config.cluster_url;
+        let host = url.host().ok_or("server URL without a host")?.to_string();
+        let port = url.port_u16().unwrap_or(443);
+        let tcp = tokio::net::TcpStream::connect((host.as_str(), port)).await.map_err(|e| format!("connecting to {host}:{port}: {e}"))?;
+        let _ = tcp.set_nodelay(true);
+        let name = rustls::pki_types::ServerName::try_from(host.clone()).map_err(|e| format!("server name {host}: {e}"))?;
+        let stream = tokio_rustls::TlsConnector::from(std::sync::Arc::new(tls)).connect(name, tcp).await.map_err(|e| format!("TLS: {e}"))?;
+        if stream.get_ref().1.alpn_protocol() != Some(b"h2") {
+            return Err("the server did not agree to HTTP/2".into());
+        }
+        let (send, conn) = hyper::client::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+            .handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .map_err(|e| format!("HTTP/2 handshake: {e}"))?;
+        tokio::spawn(conn);
+        Ok(Http2 { send, base: url.to_string().trim_end_matches('/').to_string() })
+    }
+}
+
+/// Streams over one shared HTTP/2 connection.
+#[derive(Clone)]
+pub struct Http2 {
+    send: hyper::client::conn::http2::SendRequest<http_body_util::Empty<Bytes>>,
+    base: String,
+}
+
+impl Http2 {
+    /// Opens a streaming GET (a watch) and returns its body once the headers are in.
+    pub async fn stream(&self, path: &str) -> Result<hyper::body::Incoming, String> {
+        let req = http::Request::builder()
+            .method(Method::GET)
+            .uri(format!("{}{path}", self.base))
+            .header(http::header::ACCEPT, JSON)
+            .body(http_body_util::Empty::new())
+            .map_err(|e| e.to_string())?;
+        let mut send = self.send.clone();
+        send.ready().await.map_err(|e| format!("{path}: {e}"))?;
+        let resp = send.send_request(req).await.map_err(|e| format!("{path}: {e}"))?;
+        let status = resp.status().as_u16();
+        if status != 200 {
+            let bytes = resp.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+            return Err(format!("GET {path}: HTTP {status}: {}", String::from_utf8_lossy(&bytes[..bytes.len().min(300)])));
+        }
+        Ok(resp.into_body())
     }
 }

@@ -62,7 +62,10 @@ fn deadline_passed(deadline: &AtomicU64) -> bool {
     now_ns() >= deadline.load(Ordering::Relaxed)
 }
 
-async fn read_http(mut body: kube::client::Body, want: usize, deadline: Arc<AtomicU64>) -> WatcherOut {
+async fn read_http<B>(mut body: B, want: usize, deadline: Arc<AtomicU64>) -> WatcherOut
+where
+    B: hyper::body::Body<Data = bytes::Bytes> + Unpin,
+{
     let mut lat = Vec::with_capacity(want);
     let mut buf: Vec<u8> = Vec::new();
     let mut got = 0;
@@ -152,10 +155,13 @@ async fn corekube_round(env: &Env, ns: &str, watchers: usize) -> Result<Round, S
     let rss0 = settle_rss(env.corekube_pid).await;
     let path = format!("/api/v1/namespaces/{ns}/pods?watch=true&resourceVersion={rv}");
     let t = Instant::now();
-    let opened: Vec<Result<kube::client::Body, String>> = futures::stream::iter(0..watchers)
+    // All watches share one HTTP/2 connection, as a client-go informer's do (and as the etcd
+    // baseline's watches share one gRPC connection).
+    let h2 = env.api.http2().await?;
+    let opened: Vec<Result<hyper::body::Incoming, String>> = futures::stream::iter(0..watchers)
         .map(|_| {
-            let (api, path) = (env.api.clone(), path.clone());
-            async move { tokio::time::timeout(Duration::from_secs(30), api.stream(&path)).await.unwrap_or_else(|_| Err("timed out opening a watch".into())) }
+            let (h2, path) = (h2.clone(), path.clone());
+            async move { tokio::time::timeout(Duration::from_secs(30), h2.stream(&path)).await.unwrap_or_else(|_| Err("timed out opening a watch".into())) }
         })
         .buffer_unordered(32)
         .collect()

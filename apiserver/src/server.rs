@@ -35,7 +35,15 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, ServeError> {
 }
 
 fn tls_config(config: &Config) -> Result<rustls::ServerConfig, ServeError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    // AES-128-GCM first and chosen by the server, as Go's crypto/tls does on CPUs with AES
+    // instructions: a quarter fewer rounds than AES-256 for every byte served (large lists and
+    // watch streams are bound by it on small machines).
+    let mut provider = rustls::crypto::ring::default_provider();
+    provider.cipher_suites.sort_by_key(|s| match s.suite() {
+        rustls::CipherSuite::TLS13_AES_128_GCM_SHA256 | rustls::CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 | rustls::CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 => 0,
+        _ => 1,
+    });
+    let provider = Arc::new(provider);
     let certs: Vec<CertificateDer<'static>> = rustls_pemfile::certs(&mut config.serving_cert_pem.as_bytes())
         .collect::<Result<_, _>>()
         .map_err(|e| ServeError::Tls(format!("serving certificate: {e}")))?;
@@ -60,6 +68,7 @@ fn tls_config(config: &Config) -> Result<rustls::ServerConfig, ServeError> {
         .with_single_cert(certs, key)
         .map_err(|e| ServeError::Tls(e.to_string()))?;
     tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    tls.ignore_client_order = true;
     Ok(tls)
 }
 

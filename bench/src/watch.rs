@@ -148,20 +148,45 @@ async fn finish(mut readers: tokio::task::JoinSet<WatcherOut>, deadline: &Atomic
     (Summary::from_latencies(lat, 0, None, 0.0), received, failed)
 }
 
-async fn corekube_round(env: &Env, ns: &str, watchers: usize) -> Result<Round, String> {
+/// How corekube's watchers connect.
+#[derive(Clone, Copy, PartialEq)]
+enum Transport {
+    /// All streams on one HTTP/2 connection, as a client-go informer's watches are (and as the
+    /// etcd baseline's watches share one gRPC connection).
+    Http2Shared,
+    /// One HTTP/1.1 connection per watch, as kube-rs clients make them.
+    Http1Each,
+}
+
+async fn open_watch(h2: Option<&crate::api::Http2>, api: &crate::api::Api, path: &str) -> Result<WatchBody, String> {
+    match h2 {
+        Some(h2) => h2.stream(path).await.map(WatchBody::H2),
+        None => api.stream(path).await.map(WatchBody::H1),
+    }
+}
+
+enum WatchBody {
+    H2(hyper::body::Incoming),
+    H1(kube::client::Body),
+}
+
+async fn corekube_round(env: &Env, ns: &str, watchers: usize, transport: Transport) -> Result<Round, String> {
     let c = &env.counts;
     let list = env.api.get_json(&format!("/api/v1/namespaces/{ns}/pods")).await?;
     let rv = list["metadata"]["resourceVersion"].as_str().ok_or("list without resourceVersion")?.to_string();
     let rss0 = settle_rss(env.corekube_pid).await;
     let path = format!("/api/v1/namespaces/{ns}/pods?watch=true&resourceVersion={rv}");
     let t = Instant::now();
-    // All watches share one HTTP/2 connection, as a client-go informer's do (and as the etcd
-    // baseline's watches share one gRPC connection).
-    let h2 = env.api.http2().await?;
-    let opened: Vec<Result<hyper::body::Incoming, String>> = futures::stream::iter(0..watchers)
+    let h2 = match transport {
+        Transport::Http2Shared => Some(env.api.http2().await?),
+        Transport::Http1Each => None,
+    };
+    let opened: Vec<Result<WatchBody, String>> = futures::stream::iter(0..watchers)
         .map(|_| {
-            let (h2, path) = (h2.clone(), path.clone());
-            async move { tokio::time::timeout(Duration::from_secs(30), h2.stream(&path)).await.unwrap_or_else(|_| Err("timed out opening a watch".into())) }
+            let (h2, api, path) = (h2.clone(), env.api.clone(), path.clone());
+            async move {
+                tokio::time::timeout(Duration::from_secs(30), open_watch(h2.as_ref(), &api, &path)).await.unwrap_or_else(|_| Err("timed out opening a watch".into()))
+            }
         })
         .buffer_unordered(32)
         .collect()
@@ -175,7 +200,10 @@ async fn corekube_round(env: &Env, ns: &str, watchers: usize) -> Result<Round, S
     let deadline = Arc::new(AtomicU64::new(u64::MAX));
     let mut readers = tokio::task::JoinSet::new();
     for body in opened.into_iter().flatten() {
-        readers.spawn(read_http(body, c.watch_updates, deadline.clone()));
+        match body {
+            WatchBody::H2(b) => readers.spawn(read_http(b, c.watch_updates, deadline.clone())),
+            WatchBody::H1(b) => readers.spawn(read_http(b, c.watch_updates, deadline.clone())),
+        };
     }
 
     let (api, ns2, pods) = (env.api.clone(), ns.to_string(), c.watch_pods);
@@ -285,7 +313,7 @@ pub async fn run(env: &mut Env, rows: &mut Vec<Row>) -> Result<(), String> {
     let max_watchers = c.watchers.iter().copied().max().unwrap_or(0);
     let mut details = serde_json::Map::new();
     for &n in &c.watchers {
-        let k = corekube_round(env, &ns, n).await?;
+        let k = corekube_round(env, &ns, n, Transport::Http2Shared).await?;
         let e = etcd_round(env, &prefix, &templates, n).await?;
         let label = format!("watch {n} watchers");
         let mut note = format!("{} updates at {}/s", k.writes.ok, c.watch_rate);
@@ -307,7 +335,17 @@ pub async fn run(env: &mut Env, rows: &mut Vec<Row>) -> Result<(), String> {
             }
             emit(rows, mem);
         }
-        details.insert(format!("watchers_{n}"), json!({"corekube": k.to_json(), "etcd": e.to_json()}));
+        let mut detail = json!({"corekube": k.to_json(), "etcd": e.to_json()});
+        if n == max_watchers && n >= 10 {
+            // For comparison, not a target: the same watchers each on its own connection.
+            let h1 = corekube_round(env, &ns, n, Transport::Http1Each).await?;
+            let label = format!("{label}, HTTP/1.1 connection each,");
+            emit(rows, Row::new("watch", format!("{label} delivery p99"), "ms", Some(h1.delivery.p99()), Some(e.delivery.p99())));
+            let kib = |x: Option<f64>| x.map(|b| b / 1024.0);
+            emit(rows, Row::new("watch", format!("{label} server RSS per watcher"), "KiB", kib(h1.rss_per_watcher), kib(e.rss_per_watcher)));
+            detail["corekube_http1_each"] = h1.to_json();
+        }
+        details.insert(format!("watchers_{n}"), detail);
     }
     env.details.insert("watch".into(), details.into());
     Ok(())

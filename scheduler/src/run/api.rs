@@ -6,7 +6,9 @@ use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, Time};
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
+use futures::StreamExt;
 use serde_json::json;
+use tokio::sync::mpsc;
 
 /// The scheduler's writer: an API client plus how it names itself in events.
 #[derive(Clone)]
@@ -16,6 +18,30 @@ pub struct Writer {
     pub scheduler_name: String,
     /// `reportingInstance`: the scheduler name and host, as upstream.
     pub instance: String,
+    /// Events waiting for the recorder task.
+    events: mpsc::UnboundedSender<Event>,
+}
+
+/// How many events the recorder writes at once. Events are written behind the scheduling
+/// work, as upstream's event broadcaster does, so that a backlog of pods spends the API
+/// server's capacity on bindings first; none is dropped.
+const EVENT_WRITERS: usize = 4;
+
+/// Writes queued events until every writer is gone.
+async fn record_events(client: Client, queue: mpsc::UnboundedReceiver<Event>) {
+    let queue = futures::stream::unfold(queue, |mut q| async move { q.recv().await.map(|e| (e, q)) });
+    queue
+        .for_each_concurrent(EVENT_WRITERS, |event| {
+            let client = client.clone();
+            async move {
+                let ns = event.metadata.namespace.clone().unwrap_or_default();
+                let api: Api<Event> = Api::namespaced(client, &ns);
+                if let Err(e) = api.create(&PostParams::default(), &event).await {
+                    tracing::warn!(error = %e, reason = event.reason.as_deref().unwrap_or_default(), "cannot record scheduler event");
+                }
+            }
+        })
+        .await;
 }
 
 /// A status patch setting PodScheduled=False with `message`, preconditioned on the pod's
@@ -45,6 +71,13 @@ fn ns_and_name(pod: &Pod) -> (String, String) {
 }
 
 impl Writer {
+    /// A writer, and the task that records its events (spawned here).
+    pub fn new(client: Client, scheduler_name: String, instance: String) -> Writer {
+        let (events, queue) = mpsc::unbounded_channel();
+        tokio::spawn(record_events(client.clone(), queue));
+        Writer { client, scheduler_name, instance, events }
+    }
+
     /// POST pods/{name}/binding.
     pub async fn bind(&self, pod: &Pod, node: &str) -> Result<(), kube::Error> {
         let (ns, name) = ns_and_name(pod);
@@ -104,7 +137,8 @@ impl Writer {
         }
     }
 
-    /// Records an events.k8s.io/v1 Event about a pod; failures are logged, never fatal.
+    /// Queues an events.k8s.io/v1 Event about a pod for the recorder; failures to write it
+    /// are logged, never fatal.
     pub async fn event(&self, pod: &Pod, type_: &str, reason: &str, action: &str, note: &str) {
         let (ns, name) = ns_and_name(pod);
         let now = jiff::Timestamp::now();
@@ -128,9 +162,8 @@ impl Writer {
             }),
             ..Default::default()
         };
-        let api: Api<Event> = Api::namespaced(self.client.clone(), &ns);
-        if let Err(e) = api.create(&PostParams::default(), &event).await {
-            tracing::warn!(error = %e, reason, "cannot record scheduler event");
+        if self.events.send(event).is_err() {
+            tracing::warn!(reason, "cannot record scheduler event: the recorder has stopped");
         }
     }
 }

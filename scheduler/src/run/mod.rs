@@ -63,11 +63,7 @@ enum Outcome {
 /// Runs until `shutdown`.
 pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Error> {
     let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default().trim().to_string();
-    let writer = Writer {
-        client: config.client.clone(),
-        instance: format!("{}-{hostname}", config.scheduler_name),
-        scheduler_name: config.scheduler_name.clone(),
-    };
+    let writer = Writer::new(config.client.clone(), config.scheduler_name.clone(), format!("{}-{hostname}", config.scheduler_name));
     let (event_tx, mut events) = mpsc::channel(4096);
     informers::spawn_all(&config.client, event_tx, &shutdown);
     let (outcome_tx, mut outcomes) = mpsc::channel(1024);

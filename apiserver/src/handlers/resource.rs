@@ -85,7 +85,7 @@ async fn handle(
             verb_allowed("list")?;
             let list = store::list(&state, &scope, &params).await?;
             if render == Render::Object {
-                return Ok(json_bytes(StatusCode::OK, list.to_json().into()));
+                return Ok((StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], list.into_json_body()).into_response());
             }
             let (items, metadata) = list.into_items();
             Ok(json(StatusCode::OK, &negotiate::table(target.def, &render, &items, metadata, true), &[]))

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use base64::Engine;
+use bytes::Bytes;
 use corekube_api::{ApiError, Cause, ResourceDef};
 use corekube_storage::{labels_of, Attrs, AttrsFn, CachedObject};
 use serde_json::{json, Value};
@@ -140,11 +141,31 @@ impl ListOutput {
         (items, self.metadata)
     }
 
-    /// The list as JSON. Cached items are copied as encoded, not re-serialized.
-    pub fn to_json(&self) -> Vec<u8> {
+    /// The list as a JSON response body. Items from the cache are not copied into one buffer
+    /// (a list of thousands of pods is tens of megabytes): the body hands out each item's
+    /// encoded bytes in turn, with the exact length known up front.
+    pub fn into_json_body(self) -> axum::body::Body {
+        let mut head = self.head_json();
+        let items = match self.items {
+            ListItems::Cached(items) if !self.def.is_converted_view() => items,
+            other => return axum::body::Body::from(ListOutput { def: self.def, metadata: self.metadata, items: other }.to_json()),
+        };
+        head.extend_from_slice(b",\"items\":[");
+        let length = head.len() + items.iter().map(|o| o.json.len()).sum::<usize>() + items.len().saturating_sub(1) + 2;
+        axum::body::Body::new(CachedListBody { head: Some(Bytes::from(head)), items: items.into_iter(), first: true, separator_due: None, remaining: length as u64 })
+    }
+
+    /// `{"kind":...,"apiVersion":...,"metadata":...` without the closing brace.
+    fn head_json(&self) -> Vec<u8> {
         let head = json!({"kind": format!("{}List", self.def.kind), "apiVersion": self.def.api_version(), "metadata": self.metadata});
         let mut out = serde_json::to_vec(&head).expect("a JSON value always serializes");
-        out.pop(); // the closing brace; items follow
+        out.pop();
+        out
+    }
+
+    /// The list as JSON. Cached items are copied as encoded, not re-serialized.
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut out = self.head_json();
         out.extend_from_slice(b",\"items\":[");
         let mut first = true;
         let mut push = |out: &mut Vec<u8>, bytes: &[u8]| {
@@ -316,6 +337,24 @@ async fn read_pages(
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn a_cached_list_body_is_the_list_json_with_its_exact_length() {
+        use http_body_util::BodyExt;
+        let def = corekube_api::registry::find("", "v1", "configmaps").unwrap();
+        let attrs = corekube_storage::labels_only();
+        for n in [0, 1, 3] {
+            let items: Vec<Arc<CachedObject>> = (0..n).map(|i| CachedObject::new(&json!({"metadata": {"name": format!("c{i}")}, "data": {"k": "v"}}), 7, &attrs)).collect();
+            let list = || ListOutput { def, metadata: json!({"resourceVersion": "7"}), items: ListItems::Cached(items.clone()) };
+            let expected = list().to_json();
+            let body = list().into_json_body();
+            assert_eq!(http_body::Body::size_hint(&body).exact(), Some(expected.len() as u64));
+            let got = body.collect().await.unwrap().to_bytes();
+            assert_eq!(got.as_ref(), expected.as_slice(), "{n} items");
+            let parsed: Value = serde_json::from_slice(&got).unwrap();
+            assert_eq!(parsed["items"].as_array().unwrap().len(), n);
+        }
+    }
+
     #[test]
     fn continue_tokens_round_trip_and_reject_garbage() {
         let t = decode_continue(&encode_continue(42, "ns/name")).unwrap();
@@ -334,5 +373,53 @@ mod tests {
         assert!(validate(&p).is_ok());
         p.resource_version_match = Some("Bogus".into());
         assert!(validate(&p).is_err());
+    }
+}
+
+/// The body of a list served from the cache: the head, then each item's cached bytes (with a
+/// comma before all but the first), then `]}`.
+struct CachedListBody {
+    head: Option<Bytes>,
+    items: std::vec::IntoIter<Arc<CachedObject>>,
+    first: bool,
+    /// An item whose separating comma was just sent.
+    separator_due: Option<Arc<CachedObject>>,
+    remaining: u64,
+}
+
+impl http_body::Body for CachedListBody {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        let chunk = if let Some(head) = self.head.take() {
+            head
+        } else if let Some(item) = self.separator_due.take() {
+            item.json.clone()
+        } else if let Some(item) = self.items.next() {
+            if std::mem::replace(&mut self.first, false) {
+                item.json.clone()
+            } else {
+                self.separator_due = Some(item);
+                Bytes::from_static(b",")
+            }
+        } else if self.remaining > 0 {
+            Bytes::from_static(b"]}")
+        } else {
+            return std::task::Poll::Ready(None);
+        };
+        self.remaining = self.remaining.saturating_sub(chunk.len() as u64);
+        std::task::Poll::Ready(Some(Ok(http_body::Frame::data(chunk))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.remaining == 0
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.remaining)
     }
 }

@@ -11,7 +11,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use etcd_client::{EventType as EtcdEventType, WatchOptions, WatchResponse};
-use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -329,17 +328,21 @@ impl Cacher {
         let mut revision = 0;
         let mut start_after: Option<String> = None;
         loop {
-            let page = self.store.list(&self.prefix, revision, start_after.as_deref(), Some(1000)).await?;
+            let page = self.store.list_raw(&self.prefix, revision, start_after.as_deref(), Some(1000)).await?;
             revision = page.revision;
-            for item in page.items {
-                let key = key_of(&self.resource, &item);
-                let revision = rv_of(&item);
-                objects.insert(key, CachedObject::new(&item, revision, &self.attrs));
+            start_after = page.items.last().map(|(k, _, _)| k.clone());
+            for (key, value, modified) in page.items {
+                // Kept as stored (resourceVersion spliced in), not parsed and encoded again.
+                match CachedObject::from_stored(&value, modified, &self.attrs) {
+                    Ok(o) => {
+                        objects.insert(key, o);
+                    }
+                    Err(e) => return Err(StorageError::Corrupt { key, detail: e.to_string() }),
+                }
             }
             if page.remaining == 0 {
                 break;
             }
-            start_after = page.last_key;
         }
         let mut st = self.state.lock().unwrap();
         st.objects = objects;
@@ -476,13 +479,3 @@ fn to_event(ev: &etcd_client::Event, cached: Option<Arc<CachedObject>>, attrs: &
     })
 }
 
-fn rv_of(obj: &Value) -> i64 {
-    obj.pointer("/metadata/resourceVersion").and_then(|v| v.as_str()).and_then(|s| s.parse().ok()).unwrap_or(0)
-}
-
-/// Rebuilds an object's key from its metadata (the list gives keys too, but items are values).
-fn key_of(resource: &str, obj: &Value) -> String {
-    let name = obj.pointer("/metadata/name").and_then(|v| v.as_str()).unwrap_or_default();
-    let ns = obj.pointer("/metadata/namespace").and_then(|v| v.as_str()).filter(|s| !s.is_empty());
-    crate::object_key(resource, ns, name)
-}

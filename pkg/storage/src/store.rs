@@ -20,6 +20,14 @@ pub struct ListPage {
     pub remaining: i64,
 }
 
+/// A page of stored objects as etcd holds them: key, JSON bytes (no resourceVersion), and
+/// the revision each was last modified at.
+pub(crate) struct RawPage {
+    pub items: Vec<(String, Vec<u8>, i64)>,
+    pub revision: i64,
+    pub remaining: i64,
+}
+
 /// The largest etcd response a list may receive (etcd's own request limit is far lower, but a
 /// range over many objects adds up).
 const MAX_RESPONSE_BYTES: usize = 1 << 30;
@@ -70,6 +78,17 @@ impl Store {
         start_after: Option<&str>,
         limit: Option<i64>,
     ) -> Result<ListPage, StorageError> {
+        let raw = self.list_raw(prefix, revision, start_after, limit).await?;
+        let mut items = Vec::with_capacity(raw.items.len());
+        for (key, value, rev) in &raw.items {
+            items.push(decode(key, value, *rev)?);
+        }
+        let last_key = raw.items.last().map(|(k, _, _)| k.clone());
+        Ok(ListPage { items, revision: raw.revision, last_key, remaining: raw.remaining })
+    }
+
+    /// [`list`](Self::list) without decoding: for the watch cache, which keeps the bytes.
+    pub(crate) async fn list_raw(&self, prefix: &str, revision: i64, start_after: Option<&str>, limit: Option<i64>) -> Result<RawPage, StorageError> {
         let start = match start_after {
             Some(k) => format!("{k}\0"),
             None => prefix.to_string(),
@@ -83,20 +102,24 @@ impl Store {
         }
         // A whole collection can exceed the client's default 4 MiB response limit.
         let mut kv = self.client.kv_client().max_decoding_message_size(MAX_RESPONSE_BYTES);
-        let resp = match kv.get(start, Some(opts)).await {
+        let mut resp = match kv.get(start, Some(opts)).await {
             Ok(r) => r,
             Err(e) => return Err(self.classify_revision_error(e, revision).await),
         };
         let read_rev = if revision > 0 { revision } else { resp.header().map(|h| h.revision()).unwrap_or(0) };
-        let mut items = Vec::with_capacity(resp.kvs().len());
-        let mut last_key = None;
-        for kv in resp.kvs() {
-            let key = String::from_utf8_lossy(kv.key()).into_owned();
-            items.push(decode(&key, kv.value(), kv.mod_revision())?);
-            last_key = Some(key);
-        }
-        let remaining = if resp.more() { resp.count() - items.len() as i64 } else { 0 };
-        Ok(ListPage { items, revision: read_rev, last_key, remaining })
+        let more = resp.more();
+        let count = resp.count();
+        let items: Vec<(String, Vec<u8>, i64)> = resp
+            .take_kvs()
+            .into_iter()
+            .map(|kv| {
+                let rev = kv.mod_revision();
+                let (key, value) = kv.into_key_value();
+                (String::from_utf8_lossy(&key).into_owned(), value, rev)
+            })
+            .collect();
+        let remaining = if more { count - items.len() as i64 } else { 0 };
+        Ok(RawPage { items, revision: read_rev, remaining })
     }
 
     /// Stores a new object; fails with AlreadyExists if the key is taken.

@@ -123,10 +123,10 @@ impl Store {
     }
 
     /// Stores a new object; fails with AlreadyExists if the key is taken.
-    pub async fn create(&self, key: &str, obj: Value) -> Result<Value, StorageError> {
+    pub async fn create(&self, key: &str, mut obj: Value) -> Result<Value, StorageError> {
         let txn = Txn::new()
             .when([Compare::create_revision(key, CompareOp::Equal, 0)])
-            .and_then([TxnOp::put(key, encode(&obj), None)]);
+            .and_then([TxnOp::put(key, encode(&mut obj), None)]);
         let resp = self.client.kv_client().txn(txn).await?;
         if !resp.succeeded() {
             return Err(StorageError::AlreadyExists);
@@ -136,10 +136,10 @@ impl Store {
     }
 
     /// Replaces an object if it is still at `expected_revision`.
-    pub async fn update(&self, key: &str, obj: Value, expected_revision: i64) -> Result<Value, StorageError> {
+    pub async fn update(&self, key: &str, mut obj: Value, expected_revision: i64) -> Result<Value, StorageError> {
         let txn = Txn::new()
             .when([Compare::mod_revision(key, CompareOp::Equal, expected_revision)])
-            .and_then([TxnOp::put(key, encode(&obj), None)])
+            .and_then([TxnOp::put(key, encode(&mut obj), None)])
             .or_else([TxnOp::get(key, None)]);
         let resp = self.client.kv_client().txn(txn).await?;
         if !resp.succeeded() {
@@ -242,16 +242,16 @@ fn failed_compare(ops: &[TxnOpResponse]) -> StorageError {
     StorageError::NotFound
 }
 
-/// The stored form drops resourceVersion: it is the key's revision, not data.
-fn encode(obj: &Value) -> Vec<u8> {
-    if obj.pointer("/metadata/resourceVersion").is_none() {
-        return serde_json::to_vec(obj).expect("a JSON value always serializes");
+/// The stored form drops resourceVersion: it is the key's revision, not data. It is taken out
+/// for the encoding and put back, so the object is not copied (the caller sets the new one).
+fn encode(obj: &mut Value) -> Vec<u8> {
+    let meta = obj.get_mut("metadata").and_then(|m| m.as_object_mut());
+    let rv = meta.and_then(|m| m.remove("resourceVersion"));
+    let bytes = serde_json::to_vec(obj).expect("a JSON value always serializes");
+    if let (Some(rv), Some(meta)) = (rv, obj.get_mut("metadata").and_then(|m| m.as_object_mut())) {
+        meta.insert("resourceVersion".into(), rv);
     }
-    let mut obj = obj.clone();
-    if let Some(meta) = obj.get_mut("metadata").and_then(|m| m.as_object_mut()) {
-        meta.remove("resourceVersion");
-    }
-    serde_json::to_vec(&obj).expect("a JSON value always serializes")
+    bytes
 }
 
 pub(crate) fn decode(key: &str, bytes: &[u8], revision: i64) -> Result<Value, StorageError> {
@@ -285,8 +285,9 @@ mod tests {
 
     #[test]
     fn encode_strips_and_decode_restores_resource_version() {
-        let obj = serde_json::json!({"metadata": {"name": "a", "resourceVersion": "5"}});
-        let bytes = encode(&obj);
+        let mut obj = serde_json::json!({"metadata": {"name": "a", "resourceVersion": "5"}});
+        let bytes = encode(&mut obj);
+        assert_eq!(obj["metadata"]["resourceVersion"], "5");
         assert!(!String::from_utf8_lossy(&bytes).contains("resourceVersion"));
         let back = decode("k", &bytes, 9).unwrap();
         assert_eq!(back["metadata"]["resourceVersion"], "9");

@@ -122,7 +122,7 @@ pub async fn run(env: &mut Env, rows: &mut Vec<Row>) -> Result<(), String> {
                 json!({"mean_body_bytes": batch.mean_bytes(), "corekube": k.to_json(), "etcd": e.to_json()}),
             );
             if resource == "pods" && k.ok == n && e.ok == n && env.pod_seed.as_ref().is_none_or(|s| s.count <= n) {
-                env.pod_seed = Some(Seed { namespace: ns.clone(), etcd_prefix: prefix.clone(), count: n });
+                env.pod_seed = Some(Seed { namespace: ns.clone(), count: n });
             }
         }
     }

@@ -181,11 +181,10 @@ impl Counts {
     }
 }
 
-/// Pods stored under the same names in corekube and etcd, for the read measurements.
+/// Pods stored in corekube for the read measurements: `pod-0` .. `pod-{count-1}` in `namespace`.
 #[derive(Debug, Clone)]
 pub struct Seed {
     pub namespace: String,
-    pub etcd_prefix: String,
     pub count: usize,
 }
 
@@ -212,6 +211,16 @@ impl Env {
     /// Key of one object in the etcd baseline: `/bench/{tag}/{resource}/{namespace}/{name}`.
     pub fn etcd_prefix(&self, resource: &str, ns: &str) -> String {
         format!("/bench/{}/{resource}/{ns}/", self.tag)
+    }
+}
+
+/// Where corekube keeps a namespace's objects of a resource in etcd (`""` for all namespaces):
+/// the read baseline ranges over these very keys, so both sides read the same stored bytes.
+pub fn stored_prefix(resource: &str, ns: &str) -> String {
+    if ns.is_empty() {
+        format!("/registry/{resource}/")
+    } else {
+        format!("/registry/{resource}/{ns}/")
     }
 }
 

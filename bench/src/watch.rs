@@ -1,8 +1,10 @@
 //! watch fan-out: 1, 100 and 1,000 watchers of pods (HTTP watch streams from a list's
 //! resourceVersion) while one writer makes 2,000 updates at a fixed rate. Each update carries
 //! its send time in an annotation; each watcher computes the delivery latency on receipt. The
-//! baseline is the same number of watches opened directly on etcd, fed the same updates as puts.
+//! baseline is the same number of watches opened directly on etcd, fed the same updates as puts
+//! of the pods as corekube stored them (so both sides deliver events of the same size).
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,10 +18,10 @@ use serde_json::{json, Value};
 use crate::api::MERGE_PATCH;
 use crate::create::{create_corekube, create_etcd, notes, Batch};
 use crate::load::{now_ns, paced, Summary};
-use crate::objects::{self, sent_ns, SENT_ANNOTATION};
+use crate::objects::{sent_ns, SENT_ANNOTATION};
 use crate::procs::rss_bytes;
 use crate::report::{emit, Row, Target};
-use crate::Env;
+use crate::{stored_prefix, Env};
 
 /// What one round (one side, N watchers) measured.
 struct Round {
@@ -298,6 +300,20 @@ async fn etcd_round(env: &Env, prefix: &str, templates: &Arc<Vec<Value>>, watche
     })
 }
 
+/// The pods `w-0` .. `w-{n-1}` of `ns` as corekube stored them in etcd: the baseline puts these,
+/// so an etcd watch event carries the same object bytes as corekube's (defaults, managedFields).
+async fn stored_pods(env: &Env, ns: &str, n: usize) -> Result<Vec<Value>, String> {
+    let prefix = stored_prefix("pods", ns);
+    let r = env.etcd.kv_client().get(prefix.clone(), Some(GetOptions::new().with_prefix())).await.map_err(|e| format!("etcd get {prefix}: {e}"))?;
+    let mut by_name: HashMap<String, Value> = HashMap::new();
+    for kv in r.kvs() {
+        let v: Value = serde_json::from_slice(kv.value()).map_err(|e| format!("stored pod {}: {e}", String::from_utf8_lossy(kv.key())))?;
+        let name = v["metadata"]["name"].as_str().unwrap_or_default().to_string();
+        by_name.insert(name, v);
+    }
+    (0..n).map(|i| by_name.remove(&format!("w-{i}")).ok_or_else(|| format!("pod w-{i} not found under {prefix} in etcd"))).collect()
+}
+
 pub async fn run(env: &mut Env, rows: &mut Vec<Row>) -> Result<(), String> {
     let c = env.counts.clone();
     let ns = format!("bench-watch-{}", env.tag);
@@ -309,7 +325,7 @@ pub async fn run(env: &mut Env, rows: &mut Vec<Row>) -> Result<(), String> {
     if e.ok != c.watch_pods || k.ok != c.watch_pods {
         return Err(format!("preparing {} pods: {}", c.watch_pods, notes(&k, &e)));
     }
-    let templates: Arc<Vec<Value>> = Arc::new((0..c.watch_pods).map(|i| objects::pod_value(&ns, &format!("w-{i}"), i)).collect());
+    let templates = Arc::new(stored_pods(env, &ns, c.watch_pods).await?);
     let max_watchers = c.watchers.iter().copied().max().unwrap_or(0);
     let mut details = serde_json::Map::new();
     for &n in &c.watchers {

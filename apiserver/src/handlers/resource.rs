@@ -99,8 +99,8 @@ async fn handle(
             let bytes = body::read(&headers, body).await?;
             let (obj, warnings) = decode_object(&target, &headers, &bytes, params.field_validation)?;
             let manager = manager_of(&params, &headers);
-            let created = store::create(&state, &scope, obj, params.dry_run, Some(&manager)).await?;
-            Ok(json(StatusCode::CREATED, &created, &warnings))
+            let created = store::create_json(&state, &scope, obj, params.dry_run, Some(&manager)).await?;
+            Ok(json_with_warnings(StatusCode::CREATED, created, &warnings))
         }
         (&Method::PUT, Some(name)) => {
             verb_allowed("update")?;
@@ -304,7 +304,11 @@ pub fn json_bytes(status: StatusCode, bytes: Bytes) -> Response {
 
 /// A JSON response, with `Warning` headers for anything the request got away with.
 pub fn json(status: StatusCode, body: &Value, warnings: &[String]) -> Response {
-    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    json_with_warnings(status, serde_json::to_vec(body).unwrap_or_default(), warnings)
+}
+
+/// A response of JSON already serialized, with `Warning` headers as `json`.
+fn json_with_warnings(status: StatusCode, bytes: Vec<u8>, warnings: &[String]) -> Response {
     let mut resp = (status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response();
     for w in warnings {
         let escaped = w.replace('\\', "\\\\").replace('"', "\\\"");

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 pub use delete::{delete, delete_collection, DeleteParams};
 pub use list::list;
-pub use write::{create, update};
+pub use write::{create, create_json, update};
 
 use crate::registry;
 

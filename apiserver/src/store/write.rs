@@ -50,6 +50,29 @@ pub(crate) async fn check_namespace(state: &AppState, scope: &Scope, name: &str)
 /// `manager`, when given, is recorded as the owner of every field (managedFields, operation
 /// Update); a server-side apply passes None, having recorded its own.
 pub async fn create(state: &AppState, scope: &Scope, body: Value, dry_run: bool, manager: Option<&str>) -> Result<Value, ApiError> {
+    let (name, obj) = prepare_create(state, scope, body, manager).await?;
+    if dry_run {
+        return Ok(registry::to_served(scope.def, obj));
+    }
+    let stored = state.store().create(&scope.key(&name), obj).await.map_err(|e| scope.storage_error(&name, e))?;
+    Ok(registry::to_served(scope.def, stored))
+}
+
+/// `create` for a caller that sends the created object back as JSON: where the served form is
+/// the stored form, the response is the bytes written to etcd with the resourceVersion added,
+/// not the object serialized a second time.
+pub async fn create_json(state: &AppState, scope: &Scope, body: Value, dry_run: bool, manager: Option<&str>) -> Result<Vec<u8>, ApiError> {
+    if dry_run || scope.def.is_converted_view() {
+        let created = create(state, scope, body, dry_run, manager).await?;
+        return Ok(serde_json::to_vec(&created).expect("a JSON value always serializes"));
+    }
+    let (name, obj) = prepare_create(state, scope, body, manager).await?;
+    state.store().create_json(&scope.key(&name), obj).await.map_err(|e| scope.storage_error(&name, e))
+}
+
+/// Everything a create does before storing: server-owned metadata, defaults, admission,
+/// managedFields, validation and the namespace check. Returns the name and the stored form.
+async fn prepare_create(state: &AppState, scope: &Scope, body: Value, manager: Option<&str>) -> Result<(String, Value), ApiError> {
     let mut obj = registry::to_stored(scope.def, body)?;
     if meta::resource_version(&obj).is_some() {
         return Err(ApiError::Internal("resourceVersion should not be set on objects to be created".into()));
@@ -78,11 +101,7 @@ pub async fn create(state: &AppState, scope: &Scope, body: Value, dry_run: bool,
         return Err(invalid(scope, &name, causes));
     }
     check_namespace(state, scope, &name).await?;
-    if dry_run {
-        return Ok(registry::to_served(scope.def, obj));
-    }
-    let stored = state.store().create(&scope.key(&name), obj).await.map_err(|e| scope.storage_error(&name, e))?;
-    Ok(registry::to_served(scope.def, stored))
+    Ok((name, obj))
 }
 
 pub(crate) fn invalid(scope: &Scope, name: &str, causes: Vec<corekube_api::Cause>) -> ApiError {

@@ -135,6 +135,27 @@ impl Store {
         Ok(with_resource_version(obj, rev))
     }
 
+    /// Stores a new object like `create`, and returns it as JSON (resourceVersion spliced into
+    /// the bytes written to etcd) for a caller that only sends it back: the object is serialized
+    /// once instead of twice.
+    pub async fn create_json(&self, key: &str, mut obj: Value) -> Result<Vec<u8>, StorageError> {
+        let stored = encode(&mut obj);
+        drop(obj);
+        let txn = Txn::new()
+            .when([Compare::create_revision(key, CompareOp::Equal, 0)])
+            .and_then([TxnOp::put(key, stored.clone(), None)]);
+        let resp = self.client.kv_client().txn(txn).await?;
+        if !resp.succeeded() {
+            return Err(StorageError::AlreadyExists);
+        }
+        let rev = resp.header().map(|h| h.revision()).unwrap_or(0);
+        match crate::cached::with_resource_version_spliced(&stored, rev) {
+            Some(json) => Ok(json),
+            // Not an object with metadata (never for a valid object): the slow way.
+            None => Ok(serde_json::to_vec(&decode(key, &stored, rev)?).expect("a JSON value always serializes")),
+        }
+    }
+
     /// Replaces an object if it is still at `expected_revision`.
     pub async fn update(&self, key: &str, mut obj: Value, expected_revision: i64) -> Result<Value, StorageError> {
         let txn = Txn::new()

@@ -3,6 +3,7 @@
 //! bookmarks only when asked, an in-stream 410 when history is gone, and an end after
 //! `timeoutSeconds` or at shutdown.
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
@@ -70,7 +71,7 @@ pub async fn serve(state: AppState, scope: Scope, params: ListParams, render: Re
         initial_events_end,
         render,
         columns_sent: false,
-        pending: Vec::new(),
+        pending: VecDeque::new(),
         initial_left: stream.pending_initial(),
         stream,
         deadline: Box::pin(tokio::time::sleep(timeout)),
@@ -99,8 +100,9 @@ struct Session {
     /// Objects or one-row Tables; column definitions go only in the first Table, as upstream.
     render: Render,
     columns_sent: bool,
-    /// Lines of the chunk being built: events already waiting are written as one chunk.
-    pending: Vec<u8>,
+    /// Lines of the next chunk. An event's line is shared by every watcher it goes to as is,
+    /// so it is not copied per watcher unless several wait to be joined.
+    pending: VecDeque<Bytes>,
     /// Snapshot or replay events still to send before the initial-events-end bookmark.
     initial_left: usize,
     stream: WatchStream,
@@ -111,12 +113,12 @@ struct Session {
 }
 
 impl Session {
-    /// The next chunk of lines: waits for an event, then takes every event already waiting
-    /// (up to MAX_CHUNK_BYTES). None once the watch is over and everything is written.
+    /// The next chunk to write: waits for an event, then takes every event already waiting
+    /// (up to MAX_CHUNK_BYTES), so a lagging client gets one chunk. None once the watch is over
+    /// and everything is written.
     async fn next_chunk(&mut self) -> Option<Bytes> {
         loop {
-            // Write once nothing else is waiting, so a lagging client gets one chunk.
-            if !self.pending.is_empty() && (self.done || !self.stream.has_ready() || self.pending.len() >= MAX_CHUNK_BYTES) {
+            if !self.pending.is_empty() && (self.done || !self.stream.has_ready() || self.pending_bytes() >= MAX_CHUNK_BYTES) {
                 return Some(self.take_chunk());
             }
             if self.done {
@@ -150,8 +152,21 @@ impl Session {
         }
     }
 
+    fn pending_bytes(&self) -> usize {
+        self.pending.iter().map(Bytes::len).sum()
+    }
+
+    /// One waiting line is written as it is (shared with the other watchers); several are
+    /// joined into one chunk.
     fn take_chunk(&mut self) -> Bytes {
-        Bytes::from(std::mem::take(&mut self.pending))
+        if self.pending.len() == 1 {
+            return self.pending.pop_front().unwrap_or_default();
+        }
+        let mut chunk = Vec::with_capacity(self.pending_bytes());
+        for line in self.pending.drain(..) {
+            chunk.extend_from_slice(&line);
+        }
+        Bytes::from(chunk)
     }
 
     /// Sends what a storage event means for this watcher; false once the client is gone.
@@ -184,7 +199,13 @@ impl Session {
             }
         };
         if self.render == Render::Object && !self.scope.def.is_converted_view() {
-            return self.send_encoded(kind, &object.json);
+            let line = if kind == own_kind(event.kind) {
+                event.encoded.get_or_init(|| encoded_line(kind, &object.json)).clone()
+            } else {
+                encoded_line(kind, &object.json)
+            };
+            self.pending.push_back(line);
+            return;
         }
         let served = registry::to_served(self.scope.def, object.value());
         if self.render == Render::Object {
@@ -205,19 +226,31 @@ impl Session {
         self.send_line("BOOKMARK", object)
     }
 
-    /// Queues an event whose object is already encoded, as the cache holds it.
-    fn send_encoded(&mut self, kind: &str, object_json: &[u8]) {
-        let out = &mut self.pending;
-        out.extend_from_slice(b"{\"type\":\"");
-        out.extend_from_slice(kind.as_bytes());
-        out.extend_from_slice(b"\",\"object\":");
-        out.extend_from_slice(object_json);
-        out.extend_from_slice(b"}\n");
-    }
-
     fn send_line(&mut self, kind: &str, object: Value) {
-        let line = serde_json::to_vec(&json!({"type": kind, "object": object})).unwrap_or_default();
-        self.pending.extend_from_slice(&line);
-        self.pending.push(b'\n');
+        let mut line = serde_json::to_vec(&json!({"type": kind, "object": object})).unwrap_or_default();
+        line.push(b'\n');
+        self.pending.push_back(Bytes::from(line));
     }
+}
+
+/// The watch type an event has for a watcher that sees both its old and new state.
+fn own_kind(kind: EventType) -> &'static str {
+    match kind {
+        EventType::Added => "ADDED",
+        EventType::Modified => "MODIFIED",
+        EventType::Deleted => "DELETED",
+        EventType::Bookmark => "BOOKMARK",
+    }
+}
+
+/// `{"type":KIND,"object":OBJECT}` and a newline, from an object already encoded as the cache
+/// holds it.
+fn encoded_line(kind: &str, object_json: &[u8]) -> Bytes {
+    let mut out = Vec::with_capacity(object_json.len() + kind.len() + 24);
+    out.extend_from_slice(b"{\"type\":\"");
+    out.extend_from_slice(kind.as_bytes());
+    out.extend_from_slice(b"\",\"object\":");
+    out.extend_from_slice(object_json);
+    out.extend_from_slice(b"}\n");
+    Bytes::from(out)
 }

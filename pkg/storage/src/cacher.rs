@@ -7,9 +7,10 @@
 //! (410 once compacted). A watcher whose buffer fills is closed, never skipped past.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use bytes::Bytes;
 use etcd_client::{EventType as EtcdEventType, WatchOptions, WatchResponse};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
@@ -37,6 +38,9 @@ pub struct Event {
     /// The state before this change (None for Added and Bookmark).
     pub prev: Option<Arc<CachedObject>>,
     pub revision: i64,
+    /// The API server's wire form of this event as its own kind, built by the first watcher
+    /// that sends it and shared by the others (a thousand watchers, one encoding).
+    pub encoded: OnceLock<Bytes>,
 }
 
 /// Where a watch begins.
@@ -224,7 +228,7 @@ impl Cacher {
                     .range(prefix.to_string()..)
                     .take_while(|(k, _)| k.starts_with(prefix))
                     .map(|(k, v)| {
-                        Arc::new(Event { kind: EventType::Added, key: k.clone(), object: v.clone(), prev: None, revision: v.revision })
+                        Arc::new(Event { kind: EventType::Added, key: k.clone(), object: v.clone(), prev: None, revision: v.revision, encoded: OnceLock::new() })
                     })
                     .collect();
                 let after = st.last_rev;
@@ -369,6 +373,7 @@ impl Cacher {
                     object: CachedObject::empty(),
                     prev: None,
                     revision: header_rev,
+                    encoded: OnceLock::new(),
                 });
                 dispatch(&mut st, &bookmark);
                 return Some(header_rev);
@@ -469,12 +474,12 @@ fn to_event(ev: &etcd_client::Event, cached: Option<Arc<CachedObject>>, attrs: &
             let object = CachedObject::from_stored(kv.value(), revision, attrs).ok()?;
             let kind = if kv.create_revision() == revision { EventType::Added } else { EventType::Modified };
             let prev = if kind == EventType::Added { None } else { prev };
-            Event { kind, key, object, prev, revision }
+            Event { kind, key, object, prev, revision, encoded: OnceLock::new() }
         }
         EtcdEventType::Delete => {
             let last = prev.clone()?;
             let object = CachedObject::new(&with_resource_version(last.value(), revision), revision, attrs);
-            Event { kind: EventType::Deleted, key, object, prev, revision }
+            Event { kind: EventType::Deleted, key, object, prev, revision, encoded: OnceLock::new() }
         }
     })
 }

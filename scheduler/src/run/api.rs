@@ -8,7 +8,8 @@ use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use futures::StreamExt;
 use serde_json::json;
-use tokio::sync::mpsc;
+use std::sync::Arc;
+use tokio::sync::{mpsc, Semaphore};
 
 /// The scheduler's writer: an API client plus how it names itself in events.
 #[derive(Clone)]
@@ -20,7 +21,15 @@ pub struct Writer {
     pub instance: String,
     /// Events waiting for the recorder task.
     events: mpsc::UnboundedSender<Event>,
+    /// Bindings in flight, at most BINDS_IN_FLIGHT.
+    bind_slots: Arc<Semaphore>,
 }
+
+/// How many bindings are POSTed at once. Each request in flight holds an HTTP/1.1 connection
+/// of the client's pool: unbounded, a backlog of thousands of decided pods opened thousands of
+/// TLS connections at once, and their handshakes took the CPU the bindings needed. 64 keeps
+/// the API server's writes to etcd batched.
+const BINDS_IN_FLIGHT: usize = 64;
 
 /// How many events the recorder writes at once. Events are written behind the scheduling
 /// work, as upstream's event broadcaster does, so that a backlog of pods spends the API
@@ -75,7 +84,7 @@ impl Writer {
     pub fn new(client: Client, scheduler_name: String, instance: String) -> Writer {
         let (events, queue) = mpsc::unbounded_channel();
         tokio::spawn(record_events(client.clone(), queue));
-        Writer { client, scheduler_name, instance, events }
+        Writer { client, scheduler_name, instance, events, bind_slots: Arc::new(Semaphore::new(BINDS_IN_FLIGHT)) }
     }
 
     /// POST pods/{name}/binding.
@@ -85,6 +94,8 @@ impl Writer {
             metadata: ObjectMeta { name: Some(name.clone()), namespace: Some(ns.clone()), uid: pod.metadata.uid.clone(), ..Default::default() },
             target: ObjectReference { kind: Some("Node".into()), api_version: Some("v1".into()), name: Some(node.to_string()), ..Default::default() },
         };
+        // The semaphore is never closed, so acquiring cannot fail.
+        let _slot = self.bind_slots.acquire().await.ok();
         let api: Api<Pod> = Api::namespaced(self.client.clone(), &ns);
         api.create_subresource::<Binding, serde_json::Value>("binding", &name, &PostParams::default(), &binding).await.map(|_| ())
     }

@@ -72,17 +72,6 @@ fn tls_config(config: &Config) -> Result<rustls::ServerConfig, ServeError> {
     Ok(tls)
 }
 
-/// The write buffer of an HTTP/2 connection: four full TLS records.
-const H2_WRITE_BUFFER: usize = 64 * 1024;
-
-fn builder() -> auto::Builder<TokioExecutor> {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    // Upstream's recommended serving options allow 1000 streams per HTTP/2 connection
-    // (hyper's default is 200): client-go multiplexes all of a client's watches on one.
-    builder.http2().max_concurrent_streams(1000);
-    builder
-}
-
 /// Accepts connections until `shutdown`, then lets open ones finish for DRAIN_GRACE.
 pub async fn serve(listener: TcpListener, config: &Config, router: axum::Router, shutdown: CancellationToken) -> Result<(), ServeError> {
     let acceptor = TlsAcceptor::from(Arc::new(tls_config(config)?));
@@ -118,16 +107,12 @@ pub async fn serve(listener: TcpListener, config: &Config, router: axum::Router,
                 req.extensions_mut().insert(identity.clone());
                 req
             });
-            let service = TowerToHyperService::new(svc);
-            let served = if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
-                // HTTP/2 writes one frame per call; buffered, many frames share one TLS record
-                // and one syscall (a thousand watches on one connection write ~10x fewer).
-                let io = tokio::io::BufWriter::with_capacity(H2_WRITE_BUFFER, tls);
-                watcher.watch(builder().serve_connection_with_upgrades(TokioIo::new(io), service).into_owned()).await
-            } else {
-                watcher.watch(builder().serve_connection_with_upgrades(TokioIo::new(tls), service).into_owned()).await
-            };
-            if let Err(e) = served {
+            let mut builder = auto::Builder::new(TokioExecutor::new());
+            // Upstream's recommended serving options allow 1000 streams per HTTP/2 connection
+            // (hyper's default is 200): client-go multiplexes all of a client's watches on one.
+            builder.http2().max_concurrent_streams(1000);
+            let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), TowerToHyperService::new(svc));
+            if let Err(e) = watcher.watch(conn.into_owned()).await {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
         });

@@ -5,7 +5,7 @@
 //!   starts and the rate at which it binds them (first bind to last) is the throughput,
 //!   compared with the same run's raw bind ceiling: M bindings POSTed with no scheduling to
 //!   pods no scheduler looks at, half at the benchmark's concurrency and half at 64 clients,
-//!   the better rate counting (the scheduler has as many binds in flight as decisions);
+//!   the better rate counting (the scheduler keeps up to 64 binds in flight);
 //! * steady: M more pods created while the scheduler runs; per-pod latency from the create
 //!   request to the watch seeing spec.nodeName (p50, p99).
 //!
@@ -188,9 +188,9 @@ async fn round(env: &Env, nodes: usize) -> Result<Round, String> {
     latencies.sort_unstable();
     let pct = |p: f64| latencies.get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1))).map(|n| *n as f64 / 1e6).unwrap_or(f64::NAN);
 
-    // The ceiling: the same number of binds, no scheduling. The scheduler keeps as many binds
-    // in flight as it has decisions, so the ceiling is the better of two concurrencies: the
-    // benchmark's clients and 64 (half of the pods each).
+    // The ceiling: the same number of binds, no scheduling. The scheduler keeps up to 64 binds
+    // in flight, so the ceiling is the better of two concurrencies: the benchmark's clients
+    // and 64 (half of the pods each).
     let unscheduled: Vec<Vec<u8>> = (0..c.sched_pods).map(|i| pod(CEILING_NS, &format!("raw-{i}"), None, Some("none"))).collect();
     create_all(&api, &format!("/api/v1/namespaces/{CEILING_NS}/pods"), unscheduled, 32, c.phase_limit).await;
     let names = Arc::new(names);

@@ -72,6 +72,7 @@ pub async fn serve(state: AppState, scope: Scope, params: ListParams, render: Re
         render,
         columns_sent: false,
         pending: VecDeque::new(),
+        pending_bytes: 0,
         initial_left: stream.pending_initial(),
         stream,
         deadline: Box::pin(tokio::time::sleep(timeout)),
@@ -103,6 +104,8 @@ struct Session {
     /// Lines of the next chunk. An event's line is shared by every watcher it goes to as is,
     /// so it is not copied per watcher unless several wait to be joined.
     pending: VecDeque<Bytes>,
+    /// The length of `pending` in bytes.
+    pending_bytes: usize,
     /// Snapshot or replay events still to send before the initial-events-end bookmark.
     initial_left: usize,
     stream: WatchStream,
@@ -118,7 +121,7 @@ impl Session {
     /// and everything is written.
     async fn next_chunk(&mut self) -> Option<Bytes> {
         loop {
-            if !self.pending.is_empty() && (self.done || !self.stream.has_ready() || self.pending_bytes() >= MAX_CHUNK_BYTES) {
+            if !self.pending.is_empty() && (self.done || !self.stream.has_ready() || self.pending_bytes >= MAX_CHUNK_BYTES) {
                 return Some(self.take_chunk());
             }
             if self.done {
@@ -152,17 +155,14 @@ impl Session {
         }
     }
 
-    fn pending_bytes(&self) -> usize {
-        self.pending.iter().map(Bytes::len).sum()
-    }
-
     /// One waiting line is written as it is (shared with the other watchers); several are
     /// joined into one chunk.
     fn take_chunk(&mut self) -> Bytes {
+        let bytes = std::mem::take(&mut self.pending_bytes);
         if self.pending.len() == 1 {
             return self.pending.pop_front().unwrap_or_default();
         }
-        let mut chunk = Vec::with_capacity(self.pending_bytes());
+        let mut chunk = Vec::with_capacity(bytes);
         for line in self.pending.drain(..) {
             chunk.extend_from_slice(&line);
         }
@@ -172,21 +172,23 @@ impl Session {
     /// Sends what a storage event means for this watcher; false once the client is gone.
     fn send_event(&mut self, event: &Arc<Event>) {
         let now = |o: &CachedObject| matches_cached(&self.scope, &self.params, o);
-        let (kind, object) = match event.kind {
+        // The watch type for this watcher, and whether it is the event's own type (then the
+        // line is the one every watcher shares).
+        let (kind, own) = match event.kind {
             EventType::Bookmark => {
                 if self.params.allow_bookmarks {
                     self.send_bookmark(event.revision, false);
                 }
                 return;
             }
-            EventType::Added if now(&event.object) => ("ADDED", &event.object),
+            EventType::Added if now(&event.object) => ("ADDED", true),
             EventType::Added => return,
             EventType::Modified => {
                 let was = event.prev.as_deref().map(now).unwrap_or(false);
                 match (was, now(&event.object)) {
-                    (true, true) => ("MODIFIED", &event.object),
-                    (false, true) => ("ADDED", &event.object),
-                    (true, false) => ("DELETED", &event.object),
+                    (true, true) => ("MODIFIED", true),
+                    (false, true) => ("ADDED", false),
+                    (true, false) => ("DELETED", false),
                     (false, false) => return,
                 }
             }
@@ -195,17 +197,13 @@ impl Session {
                 if !was {
                     return;
                 }
-                ("DELETED", &event.object)
+                ("DELETED", true)
             }
         };
+        let object = &event.object;
         if self.render == Render::Object && !self.scope.def.is_converted_view() {
-            let line = if kind == own_kind(event.kind) {
-                event.encoded.get_or_init(|| encoded_line(kind, &object.json)).clone()
-            } else {
-                encoded_line(kind, &object.json)
-            };
-            self.pending.push_back(line);
-            return;
+            let line = if own { event.encoded.get_or_init(|| encoded_line(kind, &object.json)).clone() } else { encoded_line(kind, &object.json) };
+            return self.push(line);
         }
         let served = registry::to_served(self.scope.def, object.value());
         if self.render == Render::Object {
@@ -229,17 +227,12 @@ impl Session {
     fn send_line(&mut self, kind: &str, object: Value) {
         let mut line = serde_json::to_vec(&json!({"type": kind, "object": object})).unwrap_or_default();
         line.push(b'\n');
-        self.pending.push_back(Bytes::from(line));
+        self.push(Bytes::from(line));
     }
-}
 
-/// The watch type an event has for a watcher that sees both its old and new state.
-fn own_kind(kind: EventType) -> &'static str {
-    match kind {
-        EventType::Added => "ADDED",
-        EventType::Modified => "MODIFIED",
-        EventType::Deleted => "DELETED",
-        EventType::Bookmark => "BOOKMARK",
+    fn push(&mut self, line: Bytes) {
+        self.pending_bytes += line.len();
+        self.pending.push_back(line);
     }
 }
 

@@ -96,7 +96,7 @@ pub fn matches(scope: &Scope, params: &ListParams, obj: &Value) -> bool {
 pub fn selector_attrs(def: &'static ResourceDef) -> AttrsFn {
     Arc::new(move |obj: &Value| {
         let labels = ["metadata.name", "metadata.namespace"].into_iter().chain(def.field_labels.iter().map(|f| f.label));
-        Attrs { labels: labels_of(obj), fields: labels.map(|l| (l, def.field_value(obj, l).unwrap_or_default())).collect() }
+        Attrs { labels: labels_of(obj), fields: labels.map(|l| (l, def.field_value(obj, l).unwrap_or_default().into())).collect() }
     })
 }
 

@@ -5,7 +5,9 @@
 
 mod field;
 mod label;
+mod label_set;
 mod label_syntax;
 
 pub use field::{escape_value as escape_field_value, FieldOperator, FieldRequirement, FieldSelector};
 pub use label::{LabelSelector, Operator, Requirement};
+pub use label_set::{LabelSet, Labels};

@@ -3,23 +3,23 @@
 //! of re-encoding a tree per request, and the cache costs about the objects' encoded size
 //! instead of several times it for parsed trees.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use corekube_api::selector::LabelSet;
 use serde_json::Value;
 
 /// What label and field selectors look at, taken from the object when it is cached.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Attrs {
-    pub labels: BTreeMap<String, String>,
+    pub labels: LabelSet,
     /// `(field label, value)` for each field label the resource supports.
-    pub fields: Vec<(&'static str, String)>,
+    pub fields: Box<[(&'static str, Box<str>)]>,
 }
 
 impl Attrs {
     pub fn field(&self, label: &str) -> Option<&str> {
-        self.fields.iter().find(|(l, _)| *l == label).map(|(_, v)| v.as_str())
+        self.fields.iter().find(|(l, _)| *l == label).map(|(_, v)| &**v)
     }
 }
 
@@ -28,13 +28,13 @@ impl Attrs {
 pub type AttrsFn = Arc<dyn Fn(&Value) -> Attrs + Send + Sync>;
 
 pub fn labels_only() -> AttrsFn {
-    Arc::new(|obj: &Value| Attrs { labels: labels_of(obj), fields: Vec::new() })
+    Arc::new(|obj: &Value| Attrs { labels: labels_of(obj), fields: Box::default() })
 }
 
-pub fn labels_of(obj: &Value) -> BTreeMap<String, String> {
+pub fn labels_of(obj: &Value) -> LabelSet {
     obj.pointer("/metadata/labels")
         .and_then(Value::as_object)
-        .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
+        .map(|m| LabelSet::from_pairs(m.iter().filter_map(|(k, v)| Some((k.as_str(), v.as_str()?)))))
         .unwrap_or_default()
 }
 

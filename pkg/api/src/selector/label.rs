@@ -1,10 +1,10 @@
 //! Label selectors: the `labelSelector` query syntax, `metav1.LabelSelector`, and matching.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as metav1;
 
+use super::label_set::Labels;
 use super::label_syntax::{aggregate, go_quote, invalid, json_string_list, label_key_errors, label_value_errors};
 
 /// How a requirement relates a label key to its values (upstream `selection.Operator`).
@@ -127,13 +127,12 @@ impl Requirement {
     }
 
     /// Whether a label set satisfies this term; `!=` and `notin` hold when the key is absent.
-    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
-        let label = labels.get(&self.key);
+    pub fn matches<L: Labels + ?Sized>(&self, labels: &L) -> bool {
+        let label = labels.label(&self.key);
+        let listed = |v: &str| self.values.iter().any(|w| w == v);
         match self.operator {
-            Operator::In | Operator::Equals | Operator::DoubleEquals => {
-                label.is_some_and(|v| self.values.contains(v))
-            }
-            Operator::NotIn | Operator::NotEquals => label.is_none_or(|v| !self.values.contains(v)),
+            Operator::In | Operator::Equals | Operator::DoubleEquals => label.is_some_and(listed),
+            Operator::NotIn | Operator::NotEquals => label.is_none_or(|v| !listed(v)),
             Operator::Exists => label.is_some(),
             Operator::DoesNotExist => label.is_none(),
             Operator::GreaterThan | Operator::LessThan => {
@@ -220,7 +219,7 @@ impl LabelSelector {
         &self.requirements
     }
 
-    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+    pub fn matches<L: Labels + ?Sized>(&self, labels: &L) -> bool {
         self.requirements.iter().all(|r| r.matches(labels))
     }
 
@@ -539,6 +538,7 @@ impl Parser {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()

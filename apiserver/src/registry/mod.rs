@@ -134,12 +134,14 @@ fn keep_allocated_service_fields(new: &mut Value, old: &Value) {
     }
 }
 
-pub fn validate_create(def: &ResourceDef, obj: &Value) -> Vec<Cause> {
+/// Validates a create; `obj` is returned unchanged (see `validation::validate_create`).
+pub fn validate_create(def: &ResourceDef, obj: &mut Value) -> Vec<Cause> {
     let storage = def.storage_def();
     validation::validate_create(storage.group, storage.kind, obj)
 }
 
-pub fn validate_update(def: &ResourceDef, subresource: Option<&str>, new: &Value, old: &Value) -> Vec<Cause> {
+/// Validates an update; both objects are returned unchanged.
+pub fn validate_update(def: &ResourceDef, subresource: Option<&str>, new: &mut Value, old: &mut Value) -> Vec<Cause> {
     let storage = def.storage_def();
     match subresource {
         Some("status") => validation::validate_status_update(storage.group, storage.kind, new, old),

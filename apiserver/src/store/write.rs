@@ -96,7 +96,7 @@ async fn prepare_create(state: &AppState, scope: &Scope, body: Value, manager: O
         obj = crate::managed::record_update(scope.def, None, None, obj, manager);
     }
     let name = meta::name(&obj).to_string();
-    let causes = registry::validate_create(scope.def, &obj);
+    let causes = registry::validate_create(scope.def, &mut obj);
     if !causes.is_empty() {
         return Err(invalid(scope, &name, causes));
     }
@@ -128,7 +128,7 @@ where
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let old = get_stored(state.store(), scope, name).await?;
+        let mut old = get_stored(state.store(), scope, name).await?;
         let old_rv: i64 = meta::resource_version(&old).and_then(|r| r.parse().ok()).unwrap_or(0);
         let requested = compute(&registry::to_served(scope.def, old.clone()))?;
         let mut new = registry::to_stored(scope.def, requested)?;
@@ -144,7 +144,7 @@ where
             new = crate::managed::record_update(scope.def, subresource, Some(&old), new, manager);
         }
         meta::set(&mut new, "resourceVersion", old_rv.to_string().into());
-        let causes = registry::validate_update(scope.def, subresource, &new, &old);
+        let causes = registry::validate_update(scope.def, subresource, &mut new, &mut old);
         if !causes.is_empty() {
             return Err(invalid(scope, name, causes));
         }

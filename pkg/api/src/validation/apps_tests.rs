@@ -67,7 +67,7 @@ fn deployment_create_cases() {
         (with(json!({"progressDeadlineSeconds": 5, "minReadySeconds": 10})), vec!["spec.progressDeadlineSeconds: Invalid value: 5: must be greater than minReadySeconds"]),
     ];
     for (spec, want) in cases {
-        check(messages(validate_create("apps", "Deployment", &deployment(spec.clone()))), &want, &spec.to_string());
+        check(messages(validate_create("apps", "Deployment", &mut deployment(spec.clone()))), &want, &spec.to_string());
     }
 }
 
@@ -75,12 +75,12 @@ fn deployment_create_cases() {
 fn deployment_update_and_status_cases() {
     let old = deployment(with(json!({})));
     let scaled = deployment(with(json!({"replicas": 5})));
-    check(messages(validate_update("apps", "Deployment", &scaled, &old)), &[], "scale");
+    check(messages(validate_update("apps", "Deployment", &mut scaled.clone(), &mut old.clone())), &[], "scale");
     let reselected = deployment(with(
         json!({"selector": {"matchLabels": {"app": "web", "tier": "fe"}}, "template": template(json!({"app": "web", "tier": "fe"}))}),
     ));
     check(
-        messages(validate_update("apps", "Deployment", &reselected, &old)),
+        messages(validate_update("apps", "Deployment", &mut reselected.clone(), &mut old.clone())),
         &["spec.selector: Invalid value: {\"matchLabels\":{\"app\":\"web\",\"tier\":\"fe\"}}: field is immutable"],
         "selector change",
     );
@@ -89,7 +89,7 @@ fn deployment_update_and_status_cases() {
     let mut old_status = old.clone();
     old_status["status"] = json!({"collisionCount": 2});
     check(
-        messages(validate_status_update("apps", "Deployment", &status, &old_status)),
+        messages(validate_status_update("apps", "Deployment", &mut status.clone(), &mut old_status.clone())),
         &[
             "status.readyReplicas: Invalid value: 2: cannot be greater than status.replicas",
             "status.availableReplicas: Invalid value: 3: cannot be greater than status.replicas",
@@ -122,19 +122,19 @@ fn replica_set_cases() {
         ),
     ];
     for (spec, want) in cases {
-        check(messages(validate_create("apps", "ReplicaSet", &rs(spec.clone()))), &want, &spec.to_string());
+        check(messages(validate_create("apps", "ReplicaSet", &mut rs(spec.clone()))), &want, &spec.to_string());
     }
     let old = rs(json!({"selector": {"matchLabels": {"app": "web"}}, "template": template(json!({"app": "web"}))}));
     let new = rs(json!({"selector": {"matchLabels": {"app": "api"}}, "template": template(json!({"app": "api"}))}));
     check(
-        messages(validate_update("apps", "ReplicaSet", &new, &old)),
+        messages(validate_update("apps", "ReplicaSet", &mut new.clone(), &mut old.clone())),
         &["spec.selector: Invalid value: {\"matchLabels\":{\"app\":\"api\"}}: field is immutable"],
         "rs selector",
     );
     let mut status = old.clone();
     status["status"] = json!({"replicas": 1, "fullyLabeledReplicas": 2});
     check(
-        messages(validate_status_update("apps", "ReplicaSet", &status, &old)),
+        messages(validate_status_update("apps", "ReplicaSet", &mut status.clone(), &mut old.clone())),
         &["status.fullyLabeledReplicas: Invalid value: 2: cannot be greater than status.replicas"],
         "rs status",
     );

@@ -1,16 +1,15 @@
 //! Sets of field paths (upstream's `fieldpath.Set`): a trie whose nodes hold the path elements
 //! that are members and the child sets below path elements.
 
-use std::collections::{BTreeMap, BTreeSet};
-
 use crate::element::{Path, PathElement};
+use crate::sorted::{VecMap, VecSet};
 
 /// A set of field paths. A path is a member when it was inserted; its prefixes are not members
 /// unless inserted too. Child sets are never left empty.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FieldSet {
-    pub(crate) members: BTreeSet<PathElement>,
-    pub(crate) children: BTreeMap<PathElement, FieldSet>,
+    pub(crate) members: VecSet<PathElement>,
+    pub(crate) children: VecMap<PathElement, FieldSet>,
 }
 
 impl FieldSet {
@@ -69,7 +68,7 @@ impl FieldSet {
             [last] => {
                 self.members.insert(last.clone());
             }
-            [first, rest @ ..] => self.children.entry(first.clone()).or_default().insert_elems(rest),
+            [first, rest @ ..] => self.children.get_or_insert_default(first.clone()).insert_elems(rest),
         }
     }
 

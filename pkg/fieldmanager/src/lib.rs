@@ -19,6 +19,7 @@ mod manager;
 mod merge;
 mod schema;
 mod serialize;
+mod sorted;
 mod strip;
 mod typed;
 mod updater;

@@ -52,6 +52,23 @@ fn tune_allocator() {
     }
 }
 
+/// A worker thread going idle collects its own heap, at most once per PURGE_TICK. mimalloc
+/// hands a block freed by another thread back to the page's owner only when the owner next
+/// allocates, and the purge thread cannot do that for it: after 1,000 watches on one HTTP/2
+/// connection ended, about 45 MiB stayed resident until the workers did more work.
+fn collect_idle_worker() {
+    use std::cell::Cell;
+    use std::time::Instant;
+    thread_local!(static LAST: Cell<Option<Instant>> = const { Cell::new(None) });
+    let now = Instant::now();
+    if LAST.get().is_some_and(|last| now.duration_since(last) < PURGE_TICK) {
+        return;
+    }
+    LAST.set(Some(now));
+    // SAFETY: mimalloc's collect entry point for the calling thread's heap; callable any time.
+    unsafe { libmimalloc_sys::mi_collect(false) };
+}
+
 fn main() -> std::process::ExitCode {
     tune_allocator();
     let cli = cli::Cli::parse();
@@ -59,7 +76,8 @@ fn main() -> std::process::ExitCode {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| cli.log_filter().into()))
         .with_writer(std::io::stderr)
         .init();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().on_thread_park(collect_idle_worker).build().expect("tokio runtime");
     let result = runtime.block_on(async move {
         let shutdown = CancellationToken::new();
         tokio::spawn(stop_on_signal(shutdown.clone()));

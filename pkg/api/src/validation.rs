@@ -258,6 +258,31 @@ mod tests {
     }
 
     #[test]
+    fn managed_fields_are_checked_and_left_as_they_were() {
+        let tree = json!({"f:data": {"f:a": {}}});
+        let mut cm = json!({"metadata": {"name": "x", "namespace": "d", "managedFields": [
+            {"manager": "m", "operation": "Update", "apiVersion": "v1", "fieldsType": "FieldsV1", "fieldsV1": tree},
+            {"manager": "n", "operation": "Sideways", "apiVersion": "v1", "fieldsType": "FieldsV1", "fieldsV1": tree},
+            "not an entry",
+        ]}, "data": {"a": "b"}});
+        let before = cm.clone();
+        let causes = validate_create("", "ConfigMap", &mut cm);
+        assert_eq!(cm, before);
+        // The third entry does not decode; with it removed, the bad operation is reported.
+        assert_eq!(causes.len(), 1, "{causes:?}");
+        cm["metadata"]["managedFields"].as_array_mut().unwrap().pop();
+        let causes = validate_create("", "ConfigMap", &mut cm);
+        assert_eq!(causes.iter().map(|c| c.field.as_str()).collect::<Vec<_>>(), vec!["metadata.managedFields[1].operation"]);
+        assert_eq!(cm["metadata"]["managedFields"][0]["fieldsV1"], tree);
+        let mut old = cm.clone();
+        old["metadata"]["resourceVersion"] = json!("1");
+        cm["metadata"]["resourceVersion"] = json!("1");
+        let (new_before, old_before) = (cm.clone(), old.clone());
+        validate_update("", "ConfigMap", &mut cm, &mut old);
+        assert_eq!((cm, old), (new_before, old_before));
+    }
+
+    #[test]
     fn unknown_kinds_and_undecodable_objects() {
         assert!(validate_create("example.com", "Widget", &mut json!({"anything": 1})).is_empty());
         let causes = validate_create("", "ConfigMap", &mut json!({"metadata": {"name": "x", "namespace": "d"}, "data": {"k": 5}}));

@@ -10,6 +10,7 @@ pub mod patch;
 pub mod registry;
 pub mod table;
 pub mod selector;
+pub mod sorted;
 pub mod validation;
 
 pub use error::{ApiError, Cause};

@@ -1,8 +1,9 @@
 //! Sets of field paths (upstream's `fieldpath.Set`): a trie whose nodes hold the path elements
 //! that are members and the child sets below path elements.
 
+use corekube_api::sorted::{VecMap, VecSet};
+
 use crate::element::{Path, PathElement};
-use crate::sorted::{VecMap, VecSet};
 
 /// A set of field paths. A path is a member when it was inserted; its prefixes are not members
 /// unless inserted too. Child sets are never left empty.

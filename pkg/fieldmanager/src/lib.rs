@@ -19,7 +19,6 @@ mod manager;
 mod merge;
 mod schema;
 mod serialize;
-mod sorted;
 mod strip;
 mod typed;
 mod updater;

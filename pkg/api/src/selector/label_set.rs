@@ -1,8 +1,10 @@
 //! What a label selector reads labels from. Any map of key to value will do; the watch cache
-//! keeps the labels of every object it holds, so it uses [`LabelSet`], a sorted boxed slice,
+//! keeps the labels of every object it holds, so it uses [`LabelSet`], a sorted vector,
 //! instead of a `BTreeMap` whose first node alone is over 500 bytes.
 
 use std::collections::BTreeMap;
+
+use crate::sorted::VecMap;
 
 /// A set of labels a selector can be matched against.
 pub trait Labels {
@@ -18,22 +20,14 @@ impl Labels for BTreeMap<String, String> {
 
 /// Labels sorted by key, each key once: compact, for holding many objects' labels.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct LabelSet(Box<[(Box<str>, Box<str>)]>);
+pub struct LabelSet(VecMap<Box<str>, Box<str>>);
 
 impl LabelSet {
     /// From key-value pairs in any order; a repeated key keeps its last value, as a map would.
     pub fn from_pairs<K: Into<Box<str>>, V: Into<Box<str>>>(pairs: impl IntoIterator<Item = (K, V)>) -> LabelSet {
-        let mut v: Vec<(Box<str>, Box<str>)> = pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
-        // A stable sort keeps repeats in input order; the last of each run wins.
-        v.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut out: Vec<(Box<str>, Box<str>)> = Vec::with_capacity(v.len());
-        for pair in v {
-            match out.last_mut() {
-                Some(last) if last.0 == pair.0 => *last = pair,
-                _ => out.push(pair),
-            }
-        }
-        LabelSet(out.into_boxed_slice())
+        let mut map: VecMap<Box<str>, Box<str>> = pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+        map.shrink_to_fit();
+        LabelSet(map)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
@@ -51,7 +45,7 @@ impl LabelSet {
 
 impl Labels for LabelSet {
     fn label(&self, key: &str) -> Option<&str> {
-        self.0.binary_search_by(|(k, _)| (**k).cmp(key)).ok().map(|i| &*self.0[i].1)
+        self.0.get(key).map(|v| &**v)
     }
 }
 

@@ -1,10 +1,12 @@
-//! Small ordered sets and maps kept as sorted vectors, for the nodes of a [`FieldSet`]
-//! (crate::fieldset). A field set has one node per object, list element and map in the object
-//! it describes, most with a handful of entries; as `BTreeSet`/`BTreeMap` every such node cost
-//! a fresh allocation of about 0.5 KiB (set) or 1 KiB (map) however few entries it held, which
-//! made recording a pod's managedFields allocate over 100 KiB. Entries are usually added in
-//! order (object keys come sorted), so an insert is mostly an append.
+//! Small ordered sets and maps kept as sorted vectors, for the many small collections that are
+//! built once and then mostly read: the nodes of a managedFields field set (one per object, list
+//! element and map of the object it describes) and the labels the watch cache keeps per object.
+//! As `BTreeSet`/`BTreeMap` each such collection cost a fresh allocation of about 0.5 KiB (set)
+//! or 1 KiB (map) however few entries it held; recording a pod's managedFields allocated over
+//! 100 KiB. Entries are usually added in order (object keys come sorted), so an insert is
+//! mostly an append.
 
+use std::borrow::Borrow;
 use std::cmp::Ordering;
 
 /// A set of `T` in ascending order, each value once.
@@ -103,19 +105,28 @@ impl<K, V> Default for VecMap<K, V> {
 }
 
 impl<K: Ord, V> VecMap<K, V> {
-    fn find(&self, key: &K) -> Result<usize, usize> {
-        match self.0.last().map(|(last, _)| last.cmp(key)) {
+    fn find<Q: Ord + ?Sized>(&self, key: &Q) -> Result<usize, usize>
+    where
+        K: Borrow<Q>,
+    {
+        match self.0.last().map(|(last, _)| last.borrow().cmp(key)) {
             None | Some(Ordering::Less) => Err(self.0.len()),
             Some(Ordering::Equal) => Ok(self.0.len() - 1),
-            Some(Ordering::Greater) => self.0.binary_search_by(|(k, _)| k.cmp(key)),
+            Some(Ordering::Greater) => self.0.binary_search_by(|(k, _)| k.borrow().cmp(key)),
         }
     }
 
-    pub fn get(&self, key: &K) -> Option<&V> {
+    pub fn get<Q: Ord + ?Sized>(&self, key: &Q) -> Option<&V>
+    where
+        K: Borrow<Q>,
+    {
         self.find(key).ok().map(|i| &self.0[i].1)
     }
 
-    pub fn contains_key(&self, key: &K) -> bool {
+    pub fn contains_key<Q: Ord + ?Sized>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+    {
         self.find(key).is_ok()
     }
 
@@ -163,6 +174,11 @@ impl<K: Ord, V> VecMap<K, V> {
 
     pub fn values(&self) -> impl Iterator<Item = &V> {
         self.0.iter().map(|(_, v)| v)
+    }
+
+    /// Drops spare capacity, for a map that will not grow again.
+    pub fn shrink_to_fit(&mut self) {
+        self.0.shrink_to_fit();
     }
 }
 

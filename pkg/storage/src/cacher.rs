@@ -43,6 +43,13 @@ pub struct Event {
     pub encoded: OnceLock<Bytes>,
 }
 
+impl Event {
+    /// An event not yet encoded for any watcher.
+    pub fn new(kind: EventType, key: String, object: Arc<CachedObject>, prev: Option<Arc<CachedObject>>, revision: i64) -> Event {
+        Event { kind, key, object, prev, revision, encoded: OnceLock::new() }
+    }
+}
+
 /// Where a watch begins.
 #[derive(Clone, Copy, Debug)]
 pub enum WatchStart {
@@ -228,7 +235,7 @@ impl Cacher {
                     .range(prefix.to_string()..)
                     .take_while(|(k, _)| k.starts_with(prefix))
                     .map(|(k, v)| {
-                        Arc::new(Event { kind: EventType::Added, key: k.clone(), object: v.clone(), prev: None, revision: v.revision, encoded: OnceLock::new() })
+                        Arc::new(Event::new(EventType::Added, k.clone(), v.clone(), None, v.revision))
                     })
                     .collect();
                 let after = st.last_rev;
@@ -367,14 +374,7 @@ impl Cacher {
             // A progress notification: nothing under our prefix changed up to header_rev.
             if header_rev > st.last_rev {
                 st.last_rev = header_rev;
-                let bookmark = Arc::new(Event {
-                    kind: EventType::Bookmark,
-                    key: String::new(),
-                    object: CachedObject::empty(),
-                    prev: None,
-                    revision: header_rev,
-                    encoded: OnceLock::new(),
-                });
+                let bookmark = Arc::new(Event::new(EventType::Bookmark, String::new(), CachedObject::empty(), None, header_rev));
                 dispatch(&mut st, &bookmark);
                 return Some(header_rev);
             }
@@ -474,12 +474,12 @@ fn to_event(ev: &etcd_client::Event, cached: Option<Arc<CachedObject>>, attrs: &
             let object = CachedObject::from_stored(kv.value(), revision, attrs).ok()?;
             let kind = if kv.create_revision() == revision { EventType::Added } else { EventType::Modified };
             let prev = if kind == EventType::Added { None } else { prev };
-            Event { kind, key, object, prev, revision, encoded: OnceLock::new() }
+            Event::new(kind, key, object, prev, revision)
         }
         EtcdEventType::Delete => {
             let last = prev.clone()?;
             let object = CachedObject::new(&with_resource_version(last.value(), revision), revision, attrs);
-            Event { kind: EventType::Deleted, key, object, prev, revision, encoded: OnceLock::new() }
+            Event::new(EventType::Deleted, key, object, prev, revision)
         }
     })
 }

@@ -1,6 +1,7 @@
 //! footprint: start-up time to `/readyz` 200 (with its own managed etcd, and on an etcd that is
 //! already ready), idle RSS of corekube (etcd not included) with no objects and with N stored
-//! objects (beside their serialized size), and the stripped binary size.
+//! objects (beside their serialized size), idle RSS once the OpenAPI documents were served, and
+//! the stripped binary size.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -15,6 +16,9 @@ use crate::report::{emit, Row, Target};
 use crate::Env;
 
 const MIB: f64 = 1024.0 * 1024.0;
+/// The OpenAPI documents kubectl reads: the v3 index and the core group (client-side
+/// validation by `kubectl apply`, `kubectl explain`), and v2 (kubectl 1.27 and 1.28).
+const OPENAPI_PATHS: [&str; 3] = ["/openapi/v3", "/openapi/v3/api/v1", "/openapi/v2"];
 
 /// The first child process of `pid` whose command is `etcd` (corekube's managed etcd).
 fn etcd_child(pid: u32) -> Option<u32> {
@@ -89,6 +93,14 @@ pub async fn run(env: &mut Env, rows: &mut Vec<Row>) -> Result<(), String> {
     let etcd_rss0 = etcd_child(ck.proc.pid).and_then(rss_bytes);
     emit(rows, Row::new("footprint", "idle RSS, no objects", "MiB", mib(rss0), mib(etcd_rss0)).target(Target::AtMost(40.0)).note("etcd column: its managed etcd"));
 
+    // What a first `kubectl apply` (validation) or `kubectl explain` adds: the OpenAPI documents.
+    for path in OPENAPI_PATHS {
+        ck.api.ok(http::Method::GET, path, None, Vec::new()).await?;
+    }
+    tokio::time::sleep(settle).await;
+    let rss_openapi = rss_bytes(ck.proc.pid);
+    emit(rows, Row::new("footprint", "idle RSS, no objects, OpenAPI served", "MiB", mib(rss_openapi), None).note("after GETs of /openapi/v3, /openapi/v3/api/v1 and /openapi/v2"));
+
     // Load N ConfigMaps, then restart so the figure is the idle state with them stored.
     let n = c.footprint_objects;
     let ns = format!("bench-footprint-{}", env.tag);
@@ -134,7 +146,7 @@ pub async fn run(env: &mut Env, rows: &mut Vec<Row>) -> Result<(), String> {
         "managed".into(),
         json!({
             "etcd_alone_ready_s": etcd_alone,
-            "rss_empty_bytes": rss0, "etcd_rss_empty_bytes": etcd_rss0,
+            "rss_empty_bytes": rss0, "etcd_rss_empty_bytes": etcd_rss0, "rss_openapi_served_bytes": rss_openapi,
             "objects": n, "serialized_bytes": serialized,
             "rss_after_load_bytes": rss_loaded, "rss_restarted_bytes": rss_n, "etcd_rss_restarted_bytes": etcd_rss_n,
             "load": loaded.to_json(), "binary_bytes": size,

@@ -132,21 +132,37 @@ impl Path {
         names.iter().fold(Path::default(), |p, n| p.child(n))
     }
 
+    // Paths are built for every field validated, not only for errors, so they are appended
+    // into one right-sized buffer rather than formatted.
+    fn extended(&self, extra: usize) -> String {
+        let mut s = String::with_capacity(self.0.len() + extra);
+        s.push_str(&self.0);
+        s
+    }
+
     pub fn child(&self, name: &str) -> Path {
         if self.0.is_empty() {
-            Path(name.to_string())
-        } else {
-            Path(format!("{}.{name}", self.0))
+            return Path(name.to_string());
         }
+        let mut s = self.extended(1 + name.len());
+        s.push('.');
+        s.push_str(name);
+        Path(s)
     }
 
     pub fn index(&self, i: usize) -> Path {
-        Path(format!("{}[{i}]", self.0))
+        let mut s = self.extended(2 + 20);
+        let _ = write!(s, "[{i}]");
+        Path(s)
     }
 
     /// Map keys are bracketed unquoted, as upstream does (`data[key]`).
     pub fn key(&self, k: &str) -> Path {
-        Path(format!("{}[{k}]", self.0))
+        let mut s = self.extended(2 + k.len());
+        s.push('[');
+        s.push_str(k);
+        s.push(']');
+        Path(s)
     }
 
     pub fn as_str(&self) -> &str {

@@ -74,10 +74,12 @@ impl ManagedEtcd {
             .stdout(log.try_clone().map_err(|e| EtcdError::DataDir(log_path.clone(), e))?)
             .stderr(log)
             .kill_on_drop(true);
-        // If corekube dies without stopping etcd, the kernel stops it.
+        // If corekube dies without stopping etcd, the kernel stops it. etcd gets the machine's
+        // transparent huge page policy back, which corekube turned off for its own allocator.
         unsafe {
             cmd.pre_exec(|| {
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                libc::prctl(libc::PR_SET_THP_DISABLE, 0, 0, 0, 0);
                 Ok(())
             });
         }

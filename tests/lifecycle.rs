@@ -104,13 +104,31 @@ fn readiness_follows_etcd_and_recovers() {
     c.ok(&["label", "-n", "default", "configmap/settings", "back=yes"]);
 }
 
-#[test]
-fn managed_etcd_dying_stops_corekube_with_an_error() {
-    let mut c = Cluster::start();
+fn managed_etcd_pid(c: &Cluster) -> String {
     let ports = std::fs::read_to_string(c.dir.path().join("data/etcd/ports")).expect("managed etcd ports file");
     let client_port: u16 = ports.split_whitespace().next().unwrap().parse().unwrap();
     let pids = std::process::Command::new("sh").arg("-c").arg(format!("pgrep -f 'listen-client-urls http://127.0.0.1:{client_port}'")).output().unwrap();
-    let pid = String::from_utf8_lossy(&pids.stdout).lines().next().expect("managed etcd pid").trim().to_string();
+    String::from_utf8_lossy(&pids.stdout).lines().next().expect("managed etcd pid").trim().to_string()
+}
+
+/// The `THP_enabled` line of a process's /proc status: 0 when transparent huge pages are off for it.
+fn thp_enabled(pid: &str) -> String {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status.lines().find_map(|l| l.strip_prefix("THP_enabled:")).expect("THP_enabled in /proc/PID/status").trim().to_string()
+}
+
+#[test]
+fn transparent_huge_pages_are_off_for_corekube_and_left_to_the_machine_for_its_etcd() {
+    let c = Cluster::start();
+    assert_eq!(thp_enabled(&c.pid().to_string()), "0", "corekube keeps its allocator's arenas in small pages");
+    // The managed etcd gets back what this test process has: the machine's policy.
+    assert_eq!(thp_enabled(&managed_etcd_pid(&c)), thp_enabled("self"));
+}
+
+#[test]
+fn managed_etcd_dying_stops_corekube_with_an_error() {
+    let mut c = Cluster::start();
+    let pid = managed_etcd_pid(&c);
     std::process::Command::new("kill").args(["-9", &pid]).status().unwrap();
     wait_until(Duration::from_secs(15), "corekube to exit", || c.try_wait().is_some());
     let status = c.try_wait().unwrap();

@@ -281,6 +281,11 @@ impl Cluster {
         self.launch();
     }
 
+    /// The corekube server process.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
     pub fn try_wait(&mut self) -> Option<std::process::ExitStatus> {
         self.child.as_mut().and_then(|c| c.try_wait().unwrap())
     }

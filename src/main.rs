@@ -16,13 +16,15 @@ use tokio_util::sync::CancellationToken;
 /// mimalloc v3 option numbers (include/mimalloc.h, `mi_option_e`).
 const MI_OPTION_ARENA_EAGER_COMMIT: i32 = 4;
 const MI_OPTION_PURGE_DELAY: i32 = 15;
-const MI_OPTION_ALLOW_THP: i32 = 43;
 
-/// Turns transparent huge pages off for this process before mimalloc starts (see
-/// `tune_allocator`), unless `MIMALLOC_ALLOW_THP` says otherwise. mimalloc reads its options
-/// and advises huge pages for its first arena in its own constructor, at priority 101, before
-/// main; this one runs at 100, just before it. The process-wide switch is the one mimalloc
-/// itself sets for that option. Children inherit it; the managed etcd clears it again.
+/// Turns transparent huge pages off for this process, unless `MIMALLOC_ALLOW_THP` says
+/// otherwise. mimalloc asks for them on its arenas, which makes every 2 MiB region it has
+/// touched at all resident in full: the idle server was 38 MiB with them and 22 MiB without
+/// (14 MiB of AnonHugePages for about 3 MiB of live heap), and create throughput in an
+/// alternating A/B did not drop. mimalloc's own option for this is read in its constructor
+/// (priority 101, before main), after it has advised huge pages for its first arena; this runs
+/// at 100, just before it, and sets the process-wide switch that option sets, which overrides
+/// any advice. Children inherit it; the managed etcd clears it again.
 extern "C" fn disable_transparent_huge_pages() {
     // libc directly: nothing here may allocate, as the allocator has not started.
     // SAFETY: getenv with a NUL-terminated name, before any thread could change the environment;
@@ -52,17 +54,10 @@ const PURGE_TICK: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A small idle footprint matters more here than the last percent of allocation speed: commit
 /// arena memory on use (mimalloc's default keeps whole arenas committed), return freed memory
-/// within a second or two, and no transparent huge pages. mimalloc asks for them on its arenas,
-/// which makes every 2 MiB region it has touched at all resident in full: the idle server was
-/// 38 MiB with them and 22 MiB without (14 MiB of AnonHugePages for about 3 MiB of live heap),
-/// and create throughput in an alternating A/B did not drop. mimalloc's own environment
-/// variables (`MIMALLOC_PURGE_DELAY`, `MIMALLOC_ALLOW_THP`, ...) still win.
+/// within a second or two, and no transparent huge pages (`disable_transparent_huge_pages`).
+/// mimalloc's own environment variables (`MIMALLOC_PURGE_DELAY`, ...) still win.
 fn tune_allocator() {
-    let options = [
-        (MI_OPTION_ARENA_EAGER_COMMIT, "MIMALLOC_ARENA_EAGER_COMMIT", 0),
-        (MI_OPTION_PURGE_DELAY, "MIMALLOC_PURGE_DELAY", PURGE_DELAY_MS),
-        (MI_OPTION_ALLOW_THP, "MIMALLOC_ALLOW_THP", 0),
-    ];
+    let options = [(MI_OPTION_ARENA_EAGER_COMMIT, "MIMALLOC_ARENA_EAGER_COMMIT", 0), (MI_OPTION_PURGE_DELAY, "MIMALLOC_PURGE_DELAY", PURGE_DELAY_MS)];
     for (option, env, value) in options {
         if std::env::var_os(env).is_none() {
             // SAFETY: a plain option setter of the allocator in use, called before any other thread exists.

@@ -9,42 +9,29 @@
 use std::borrow::Borrow;
 use std::cmp::Ordering;
 
-/// A set of `T` in ascending order, each value once.
+/// A set of `T` in ascending order, each value once: a map to nothing, so the search and the
+/// ordered insert live in one place.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct VecSet<T>(Vec<T>);
+pub struct VecSet<T>(VecMap<T, ()>);
 
 impl<T> Default for VecSet<T> {
     fn default() -> Self {
-        VecSet(Vec::new())
+        VecSet(VecMap::default())
     }
 }
 
 impl<T: Ord> VecSet<T> {
-    fn find(&self, value: &T) -> Result<usize, usize> {
-        match self.0.last().map(|last| last.cmp(value)) {
-            None | Some(Ordering::Less) => Err(self.0.len()),
-            Some(Ordering::Equal) => Ok(self.0.len() - 1),
-            Some(Ordering::Greater) => self.0.binary_search(value),
-        }
-    }
-
-    /// Adds `value`; false when it was already there.
+    /// Adds `value`; false when it was already there (the stored value is kept).
     pub fn insert(&mut self, value: T) -> bool {
-        match self.find(&value) {
-            Ok(_) => false,
-            Err(i) => {
-                self.0.insert(i, value);
-                true
-            }
-        }
+        self.0.insert(value, ()).is_none()
     }
 
     pub fn contains(&self, value: &T) -> bool {
-        self.find(value).is_ok()
+        self.0.contains_key(value)
     }
 
-    pub fn retain(&mut self, keep: impl FnMut(&T) -> bool) {
-        self.0.retain(keep);
+    pub fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
+        self.0.retain(|v, _| keep(v));
     }
 
     pub fn is_empty(&self) -> bool {
@@ -55,18 +42,18 @@ impl<T: Ord> VecSet<T> {
         self.0.len()
     }
 
-    pub fn iter(&self) -> std::slice::Iter<'_, T> {
-        self.0.iter()
+    pub fn iter(&self) -> impl Iterator<Item = &T> {
+        self.0.iter().map(|(v, _)| v)
     }
 
     /// Values in both sets, ascending.
     pub fn intersection<'a>(&'a self, other: &'a VecSet<T>) -> impl Iterator<Item = &'a T> + 'a {
-        self.0.iter().filter(move |v| other.contains(v))
+        self.iter().filter(move |v| other.contains(v))
     }
 
     /// Values of `self` not in `other`, ascending.
     pub fn difference<'a>(&'a self, other: &'a VecSet<T>) -> impl Iterator<Item = &'a T> + 'a {
-        self.0.iter().filter(move |v| !other.contains(v))
+        self.iter().filter(move |v| !other.contains(v))
     }
 }
 
@@ -88,9 +75,9 @@ impl<T: Ord> FromIterator<T> for VecSet<T> {
 
 impl<'a, T> IntoIterator for &'a VecSet<T> {
     type Item = &'a T;
-    type IntoIter = std::slice::Iter<'a, T>;
+    type IntoIter = std::iter::Map<std::slice::Iter<'a, (T, ())>, fn(&'a (T, ())) -> &'a T>;
     fn into_iter(self) -> Self::IntoIter {
-        self.0.iter()
+        self.0 .0.iter().map(|(v, _)| v)
     }
 }
 

@@ -6,6 +6,7 @@ mod cacher;
 mod error;
 mod selector_view;
 mod store;
+mod transport;
 
 pub use cached::{labels_of, labels_only, Attrs, AttrsFn, CachedObject};
 pub use cacher::{Cacher, CacherConfig, Event, EventType, WatchStart, WatchStream};

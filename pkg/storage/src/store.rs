@@ -44,10 +44,9 @@ impl Store {
     }
 
     pub async fn connect(endpoints: &[String]) -> Result<Store, StorageError> {
-        let opts = etcd_client::ConnectOptions::new()
-            .with_connect_timeout(std::time::Duration::from_secs(2))
-            .with_keep_alive(std::time::Duration::from_secs(10), std::time::Duration::from_secs(5));
-        Ok(Store { client: Client::connect(endpoints, Some(opts)).await? })
+        let transport = crate::transport::EtcdTransport::new(endpoints).map_err(StorageError::Unavailable)?;
+        let channel = etcd_client::Channel::Custom(tower::util::BoxCloneSyncService::new(transport));
+        Ok(Store { client: Client::from_channel(channel, None).await? })
     }
 
     pub fn client(&self) -> Client {

@@ -3,22 +3,55 @@
 
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use corekube_storage::{collection_prefix, object_key, Cacher, CacherConfig, EventType, StorageError, Store, WatchStart};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 struct Etcd {
-    _dir: tempfile::TempDir,
-    child: Child,
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+    peer_port: u16,
     url: String,
 }
 
 impl Drop for Etcd {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
+    }
+}
+
+impl Etcd {
+    /// Starts (again) on the same ports and data.
+    fn start(&mut self) {
+        let peer = format!("http://127.0.0.1:{}", self.peer_port);
+        let mut cmd = Command::new("etcd");
+        cmd.args(["--name", "t", "--data-dir"])
+            .arg(self.dir.path().join("d"))
+            .args(["--listen-client-urls", &self.url, "--advertise-client-urls", &self.url, "--listen-peer-urls", &peer])
+            .args(["--initial-advertise-peer-urls", &peer, "--initial-cluster", &format!("t={peer}"), "--listen-metrics-urls", ""])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        self.child = Some(cmd.spawn().unwrap());
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn signal(&self, signal: i32) {
+        let pid = self.child.as_ref().expect("running").id() as i32;
+        assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
     }
 }
 
@@ -29,34 +62,22 @@ fn port() -> u16 {
 async fn etcd() -> (Etcd, Store) {
     let found = Command::new("sh").arg("-c").arg("command -v etcd").output().map(|o| o.status.success()).unwrap_or(false);
     assert!(found, "etcd is not on PATH: install it (apt-get install etcd-server)");
-    let dir = tempfile::tempdir().unwrap();
-    let (c, p) = (port(), port());
-    let url = format!("http://127.0.0.1:{c}");
-    let peer = format!("http://127.0.0.1:{p}");
-    let mut cmd = Command::new("etcd");
-    cmd.args(["--name", "t", "--data-dir"])
-        .arg(dir.path().join("d"))
-        .args(["--listen-client-urls", &url, "--advertise-client-urls", &url, "--listen-peer-urls", &peer])
-        .args(["--initial-advertise-peer-urls", &peer, "--initial-cluster", &format!("t={peer}"), "--listen-metrics-urls", ""])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            Ok(())
-        });
-    }
-    let child = cmd.spawn().unwrap();
-    let e = Etcd { _dir: dir, child, url: url.clone() };
-    for _ in 0..200 {
-        if let Ok(s) = Store::connect(&[url.clone()]).await {
-            if s.current_revision().await.is_ok() {
-                return (e, s);
-            }
-        }
+    let (client_port, peer_port) = (port(), port());
+    let url = format!("http://127.0.0.1:{client_port}");
+    let mut e = Etcd { dir: tempfile::tempdir().unwrap(), child: None, peer_port, url };
+    e.start();
+    let s = Store::connect(&[e.url.clone()]).await.unwrap();
+    answering(&s).await;
+    (e, s)
+}
+
+/// Waits (bounded) until etcd answers through `s`.
+async fn answering(s: &Store) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while s.current_revision().await.is_err() {
+        assert!(Instant::now() < deadline, "etcd did not answer within 20 s");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("etcd at {} did not come up", e.url);
 }
 
 fn obj(name: &str, v: i64) -> serde_json::Value {
@@ -228,4 +249,36 @@ async fn lists_larger_than_the_default_message_limit_work() {
     }
     let page = s.list(&collection_prefix("big", None), 0, None, None).await.unwrap();
     assert_eq!(page.items.len(), 6);
+}
+
+#[tokio::test]
+async fn the_store_reconnects_after_etcd_restarts() {
+    let (mut e, s) = etcd().await;
+    let key = object_key("things", Some("ns"), "a");
+    s.create(&key, obj("a", 1)).await.unwrap();
+    e.stop();
+    // While etcd is down a call fails at once instead of waiting for it.
+    let t = Instant::now();
+    let down = s.get(&key).await;
+    assert!(matches!(down, Err(StorageError::Unavailable(_))), "{down:?}");
+    assert!(t.elapsed() < Duration::from_secs(3), "failing took {:?}", t.elapsed());
+    e.start();
+    answering(&s).await;
+    let got = s.get(&key).await.unwrap().unwrap();
+    assert_eq!(got["data"]["v"], 1);
+    s.update(&key, obj("a", 2), rv(&got)).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_call_to_an_etcd_that_stopped_answering_fails_within_the_keepalive_bound() {
+    let (e, s) = etcd().await;
+    e.signal(libc::SIGSTOP);
+    let t = Instant::now();
+    let hung = tokio::time::timeout(Duration::from_secs(30), s.current_revision()).await;
+    e.signal(libc::SIGCONT);
+    let waited = t.elapsed();
+    assert!(matches!(hung, Ok(Err(StorageError::Unavailable(_)))), "{hung:?} after {waited:?}");
+    // The connection is pinged every 10 s and dropped 5 s after an unanswered ping.
+    assert!(waited <= Duration::from_secs(16), "the call ended after {waited:?}");
+    answering(&s).await;
 }

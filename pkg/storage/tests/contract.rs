@@ -50,8 +50,30 @@ impl Etcd {
     }
 
     fn signal(&self, signal: i32) {
-        let pid = self.child.as_ref().expect("running").id() as i32;
-        assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+        assert_eq!(unsafe { libc::kill(self.pid() as i32, signal) }, 0);
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// Stops the process (SIGSTOP) and waits until the kernel reports every thread of it
+    /// stopped: until then a thread may still answer.
+    fn freeze(&self) {
+        self.signal(libc::SIGSTOP);
+        let tasks = format!("/proc/{}/task", self.pid());
+        // A thread's state is the field after its parenthesized command name.
+        let state = |stat: String| stat.rsplit(')').next().and_then(|rest| rest.split_whitespace().next()).map(str::to_string);
+        let all_stopped = || {
+            std::fs::read_dir(&tasks).unwrap().flatten().all(|t| {
+                std::fs::read_to_string(t.path().join("stat")).ok().and_then(state).is_some_and(|s| s == "T" || s == "t")
+            })
+        };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !all_stopped() {
+            assert!(Instant::now() < deadline, "etcd did not stop within 5 s");
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 }
 
@@ -272,7 +294,7 @@ async fn the_store_reconnects_after_etcd_restarts() {
 #[tokio::test]
 async fn a_call_to_an_etcd_that_stopped_answering_fails_within_the_keepalive_bound() {
     let (e, s) = etcd().await;
-    e.signal(libc::SIGSTOP);
+    e.freeze();
     let t = Instant::now();
     let hung = tokio::time::timeout(Duration::from_secs(30), s.current_revision()).await;
     e.signal(libc::SIGCONT);

@@ -187,12 +187,6 @@ impl Path {
     pub fn fields(names: &[&str]) -> Self {
         Path(names.iter().map(|n| PathElement::field(n)).collect())
     }
-
-    pub(crate) fn child(&self, pe: PathElement) -> Path {
-        let mut p = self.0.clone();
-        p.push(pe);
-        Path(p)
-    }
 }
 
 impl fmt::Display for Path {

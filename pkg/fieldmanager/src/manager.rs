@@ -292,29 +292,33 @@ impl FieldManager {
 /// old timestamps are kept so that a no-op write (e.g. re-applying the same configuration)
 /// stays a no-op. Otherwise `new` is returned unchanged.
 pub fn ignore_managed_fields_timestamps(old: &Value, new: Value) -> Value {
-    let entries = |v: &Value| v.pointer("/metadata/managedFields").and_then(Value::as_array).cloned().unwrap_or_default();
+    fn entries(v: &Value) -> &[Value] {
+        v.pointer("/metadata/managedFields").and_then(Value::as_array).map_or(&[], Vec::as_slice)
+    }
     let (old_mf, new_mf) = (entries(old), entries(&new));
-    let untimed = |e: &Value| {
-        let mut e = e.clone();
-        if let Some(o) = e.as_object_mut() {
-            o.remove("time");
-        }
-        e
+    let same_but_time = |a: &Value, b: &Value| match (a.as_object(), b.as_object()) {
+        (Some(a), Some(b)) => a.iter().filter(|(k, _)| *k != "time").eq(b.iter().filter(|(k, _)| *k != "time")),
+        _ => a == b,
     };
-    if old_mf.len() != new_mf.len() || old_mf.iter().zip(&new_mf).any(|(a, b)| untimed(a) != untimed(b)) {
+    // Compared in place: this runs on every update, and most change more than timestamps.
+    if old_mf.len() != new_mf.len() || !old_mf.iter().zip(new_mf).all(|(a, b)| same_but_time(a, b)) || !equal_but_managed_fields(old, &new) {
         return new;
     }
-    let mut candidate = new.clone();
-    if let Some(Value::Object(meta)) = candidate.get_mut("metadata") {
-        if !old_mf.is_empty() {
-            meta.insert("managedFields".into(), Value::Array(old_mf));
-        }
+    let mut new = new;
+    if let (false, Some(Value::Object(meta))) = (old_mf.is_empty(), new.get_mut("metadata")) {
+        meta.insert("managedFields".into(), Value::Array(old_mf.to_vec()));
     }
-    if candidate == *old {
-        candidate
-    } else {
-        new
-    }
+    new
+}
+
+/// Whether two objects are equal apart from `metadata.managedFields`.
+fn equal_but_managed_fields(a: &Value, b: &Value) -> bool {
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else { return a == b };
+    let metadata_equal = match (a.get("metadata").and_then(Value::as_object), b.get("metadata").and_then(Value::as_object)) {
+        (Some(x), Some(y)) => x.iter().filter(|(k, _)| *k != "managedFields").eq(y.iter().filter(|(k, _)| *k != "managedFields")),
+        _ => a.get("metadata") == b.get("metadata"),
+    };
+    metadata_equal && a.iter().filter(|(k, _)| *k != "metadata").eq(b.iter().filter(|(k, _)| *k != "metadata"))
 }
 
 /// Drops the untracked metadata from `manager`'s set (and the entry if nothing is left).

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value};
 
-use crate::element::{values_equal, Path, PathElement};
+use crate::element::{values_equal, PathElement};
 use crate::fieldset::FieldSet;
 use crate::schema::{ListKind, Schema, TypeRef};
 use crate::typed::{Shape, UNTYPED};
@@ -146,37 +146,47 @@ impl Schema {
     /// How `new` differs from `old`, field by field (upstream's `Compare`).
     pub fn compare(&self, old: &Value, new: &Value, ty: &TypeRef) -> Comparison {
         let mut c = Comparison::default();
-        self.compare_at(Some(old), Some(new), ty, &Path::default(), &mut c);
+        self.compare_at(Some(old), Some(new), ty, &mut Vec::new(), &mut c);
         c
     }
 
-    fn compare_at(&self, lhs: Option<&Value>, rhs: Option<&Value>, ty: &TypeRef, path: &Path, c: &mut Comparison) {
-        let leaf = |c: &mut Comparison| match (lhs, rhs) {
-            (None, _) => c.added.insert(path),
-            (_, None) => c.removed.insert(path),
-            (Some(a), Some(b)) if !values_equal(a, b) => c.modified.insert(path),
+    /// Compares the values at `path`, which the walk extends and restores as it goes (an
+    /// update compares whole objects; a path copied per node was most of the cost).
+    fn compare_at(&self, lhs: Option<&Value>, rhs: Option<&Value>, ty: &TypeRef, path: &mut Vec<PathElement>, c: &mut Comparison) {
+        // Identical values have no differences anywhere below: an update usually changes a
+        // few fields, and the rest of the object is skipped whole.
+        if let (Some(a), Some(b)) = (lhs, rhs) {
+            if a == b {
+                return;
+            }
+        }
+        let leaf = |c: &mut Comparison, path: &[PathElement]| match (lhs, rhs) {
+            (None, _) => c.added.insert_elems(path),
+            (_, None) => c.removed.insert_elems(path),
+            (Some(a), Some(b)) if !values_equal(a, b) => c.modified.insert_elems(path),
             _ => {}
         };
         if matches!(ty, TypeRef::Deduced) && lhs.is_some() && rhs.is_some() && lhs.map(Value::is_object) != rhs.map(Value::is_object) {
-            return leaf(c);
+            return leaf(c, path);
         }
         match self.shape(ty, rhs.or(lhs)) {
-            Shape::Leaf => return leaf(c),
+            Shape::Leaf => return leaf(c, path),
             Shape::Fields { def, elem } => {
                 if is_empty_map(lhs) && is_empty_map(rhs) {
-                    return leaf(c);
+                    return leaf(c, path);
                 }
                 let (lm, rm) = (lhs.and_then(Value::as_object), rhs.and_then(Value::as_object));
                 let keys: BTreeSet<&String> = lm.into_iter().flat_map(|m| m.keys()).chain(rm.into_iter().flat_map(|m| m.keys())).collect();
                 for k in keys {
                     let child_ty = def.and_then(|d| d.fields.get(k)).or(elem).unwrap_or(&UNTYPED);
-                    let child_path = path.child(PathElement::Field(k.clone()));
-                    self.compare_at(lm.and_then(|m| m.get(k)), rm.and_then(|m| m.get(k)), child_ty, &child_path, c);
+                    path.push(PathElement::Field(k.clone()));
+                    self.compare_at(lm.and_then(|m| m.get(k)), rm.and_then(|m| m.get(k)), child_ty, path, c);
+                    path.pop();
                 }
             }
             Shape::List { elem, kind } => {
                 if is_empty_list(lhs) && is_empty_list(rhs) {
-                    return leaf(c);
+                    return leaf(c, path);
                 }
                 let empty = Vec::new();
                 let l = lhs.and_then(Value::as_array).unwrap_or(&empty);
@@ -185,13 +195,15 @@ impl Schema {
                     if a.is_none() && b.is_none() {
                         continue;
                     }
-                    self.compare_at(a, b, elem, &path.child(pe), c);
+                    path.push(pe);
+                    self.compare_at(a, b, elem, path, c);
+                    path.pop();
                 }
             }
         }
         match (lhs, rhs) {
-            (None, _) => c.added.insert(path),
-            (_, None) => c.removed.insert(path),
+            (None, _) => c.added.insert_elems(path),
+            (_, None) => c.removed.insert_elems(path),
             _ => {}
         }
     }

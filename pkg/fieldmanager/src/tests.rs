@@ -240,6 +240,25 @@ fn create_and_update_bookkeeping() {
 }
 
 #[test]
+fn an_update_owns_the_one_field_it_changed_deep_in_a_list_element() {
+    let fm = deployments();
+    let mut two = deployment(3, "nginx");
+    two["spec"]["template"]["spec"]["containers"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"name": "sidecar", "image": "busybox", "ports": [{"containerPort": 81}]}));
+    let live = stored(fm.update(None, &two, "kubectl-create", T0).unwrap());
+    // Everything but one container's image is the same on both sides.
+    let mut edited = live.clone();
+    edited["spec"]["template"]["spec"]["containers"][1]["image"] = json!("busybox:2");
+    let out = fm.update(Some(&live), &edited, "kubectl-set", T1).unwrap();
+    assert_eq!(owned(&out, "kubectl-set"), [r#".spec.template.spec.containers[name="sidecar"].image"#]);
+    let creator = owned(&out, "kubectl-create");
+    assert!(!creator.contains(&r#".spec.template.spec.containers[name="sidecar"].image"#.to_string()), "{creator:?}");
+    assert!(creator.contains(&r#".spec.template.spec.containers[name="nginx"].image"#.to_string()), "{creator:?}");
+}
+
+#[test]
 fn untracked_objects_stay_untracked_until_applied() {
     let cms = FieldManager::new("", "v1", "ConfigMap", "", FieldSet::new());
     let live = stored(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"x": "1"}}));

@@ -6,6 +6,8 @@ mod cacher;
 mod error;
 mod selector_view;
 mod store;
+#[cfg(feature = "test-etcd")]
+pub mod test_etcd;
 mod transport;
 
 pub use cached::{labels_of, labels_only, Attrs, AttrsFn, CachedObject};

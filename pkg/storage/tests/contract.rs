@@ -1,105 +1,15 @@
 //! The storage contract, against a real etcd: revisions as resourceVersions, compare-and-swap,
 //! pinned paging, compaction, and the shared watch's delivery guarantees.
 
-use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use corekube_storage::test_etcd::{wait_answering, TestEtcd};
 use corekube_storage::{collection_prefix, object_key, Cacher, CacherConfig, EventType, StorageError, Store, WatchStart};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-struct Etcd {
-    dir: tempfile::TempDir,
-    child: Option<Child>,
-    peer_port: u16,
-    url: String,
-}
-
-impl Drop for Etcd {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-impl Etcd {
-    /// Starts (again) on the same ports and data.
-    fn start(&mut self) {
-        let peer = format!("http://127.0.0.1:{}", self.peer_port);
-        let mut cmd = Command::new("etcd");
-        cmd.args(["--name", "t", "--data-dir"])
-            .arg(self.dir.path().join("d"))
-            .args(["--listen-client-urls", &self.url, "--advertise-client-urls", &self.url, "--listen-peer-urls", &peer])
-            .args(["--initial-advertise-peer-urls", &peer, "--initial-cluster", &format!("t={peer}"), "--listen-metrics-urls", ""])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
-        }
-        self.child = Some(cmd.spawn().unwrap());
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    fn signal(&self, signal: i32) {
-        assert_eq!(unsafe { libc::kill(self.pid() as i32, signal) }, 0);
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.as_ref().expect("running").id()
-    }
-
-    /// Stops the process (SIGSTOP) and waits until the kernel reports every thread of it
-    /// stopped: until then a thread may still answer.
-    fn freeze(&self) {
-        self.signal(libc::SIGSTOP);
-        let tasks = format!("/proc/{}/task", self.pid());
-        // A thread's state is the field after its parenthesized command name.
-        let state = |stat: String| stat.rsplit(')').next().and_then(|rest| rest.split_whitespace().next()).map(str::to_string);
-        let all_stopped = || {
-            std::fs::read_dir(&tasks).unwrap().flatten().all(|t| {
-                std::fs::read_to_string(t.path().join("stat")).ok().and_then(state).is_some_and(|s| s == "T" || s == "t")
-            })
-        };
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while !all_stopped() {
-            assert!(Instant::now() < deadline, "etcd did not stop within 5 s");
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
-}
-
-fn port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-async fn etcd() -> (Etcd, Store) {
-    let found = Command::new("sh").arg("-c").arg("command -v etcd").output().map(|o| o.status.success()).unwrap_or(false);
-    assert!(found, "etcd is not on PATH: install it (apt-get install etcd-server)");
-    let (client_port, peer_port) = (port(), port());
-    let url = format!("http://127.0.0.1:{client_port}");
-    let mut e = Etcd { dir: tempfile::tempdir().unwrap(), child: None, peer_port, url };
-    e.start();
-    let s = Store::connect(&[e.url.clone()]).await.unwrap();
-    answering(&s).await;
-    (e, s)
-}
-
-/// Waits (bounded) until etcd answers through `s`.
-async fn answering(s: &Store) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while s.current_revision().await.is_err() {
-        assert!(Instant::now() < deadline, "etcd did not answer within 20 s");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+async fn etcd() -> (TestEtcd, Store) {
+    TestEtcd::start_with_store().await
 }
 
 fn obj(name: &str, v: i64) -> serde_json::Value {
@@ -285,7 +195,7 @@ async fn the_store_reconnects_after_etcd_restarts() {
     assert!(matches!(down, Err(StorageError::Unavailable(_))), "{down:?}");
     assert!(t.elapsed() < Duration::from_secs(3), "failing took {:?}", t.elapsed());
     e.start();
-    answering(&s).await;
+    wait_answering(&s).await;
     let got = s.get(&key).await.unwrap().unwrap();
     assert_eq!(got["data"]["v"], 1);
     s.update(&key, obj("a", 2), rv(&got)).await.unwrap();
@@ -302,5 +212,5 @@ async fn a_call_to_an_etcd_that_stopped_answering_fails_within_the_keepalive_bou
     assert!(matches!(hung, Ok(Err(StorageError::Unavailable(_)))), "{hung:?} after {waited:?}");
     // The connection is pinged every 10 s and dropped 5 s after an unanswered ping.
     assert!(waited <= Duration::from_secs(16), "the call ended after {waited:?}");
-    answering(&s).await;
+    wait_answering(&s).await;
 }

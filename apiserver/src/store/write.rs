@@ -118,6 +118,12 @@ pub(crate) fn invalid(scope: &Scope, name: &str, causes: Vec<corekube_api::Cause
 /// the request body for PUT, the patched object for PATCH. A resourceVersion in the result
 /// that differs from the current one is a 409; without one, conflicts are retried.
 /// `manager`, when given, is recorded for the fields the write changes (managedFields).
+///
+/// The first try starts from the watch cache's copy of the object, as upstream's
+/// GuaranteedUpdate does, which saves a read from etcd. The write is a compare-and-swap on
+/// that copy's revision, so a stale copy cannot be written over a newer object: its swap
+/// fails, or whatever the write decided from it (a precondition, validation, a no-op) is
+/// decided again from etcd's copy.
 #[allow(clippy::too_many_arguments)]
 pub async fn update<F>(
     state: &AppState,
@@ -131,53 +137,96 @@ pub async fn update<F>(
 where
     F: Fn(&Value) -> Result<Value, ApiError>,
 {
+    let key = scope.key(name);
+    let mut cached = if dry_run { None } else { state.cacher(scope.def).get(&key).0.map(|o| o.value()) };
     let mut attempt = 0;
     loop {
-        attempt += 1;
-        let mut old = get_stored(state.store(), scope, name).await?;
-        let old_rv: i64 = meta::resource_version(&old).and_then(|r| r.parse().ok()).unwrap_or(0);
-        let requested = compute(&registry::to_served(scope.def, old.clone()))?;
-        let mut new = registry::to_stored(scope.def, requested)?;
-        check_identity(scope, name, &mut new)?;
-        let precondition = meta::resource_version(&new).map(String::from);
-        if let Some(rv) = &precondition {
-            if rv.parse::<i64>().ok() != Some(old_rv) {
-                return Err(scope.conflict(name));
+        let (old, current) = match cached.take() {
+            Some(old) => (old, false),
+            None => {
+                attempt += 1;
+                (get_stored(state.store(), scope, name).await?, true)
             }
-        }
-        registry::prepare_for_update(scope.def, subresource, &mut new, &old);
-        if let Some(manager) = manager {
-            new = crate::managed::record_update(scope.def, subresource, Some(&old), new, manager);
-        }
-        meta::set(&mut new, "resourceVersion", old_rv.to_string().into());
-        let causes = registry::validate_update(scope.def, subresource, &mut new, &mut old);
-        if !causes.is_empty() {
-            return Err(invalid(scope, name, causes));
-        }
-        if new == old {
-            // A no-op write changes nothing, not even the resourceVersion.
-            return Ok(registry::to_served(scope.def, old));
-        }
-        if dry_run {
-            return Ok(registry::to_served(scope.def, new));
-        }
+        };
+        let planned = plan_update(scope, name, subresource, dry_run, manager, &compute, old);
+        let (new, old_rv, has_precondition) = match planned {
+            Ok(Planned::Write { new, old_rv, has_precondition }) => (new, old_rv, has_precondition),
+            Ok(Planned::Unchanged(obj)) | Ok(Planned::DryRun(obj)) if current => return Ok(registry::to_served(scope.def, obj)),
+            Err(e) if current => return Err(e),
+            // Decided from a stale copy: decide again from etcd's.
+            Ok(_) | Err(_) => continue,
+        };
         // Removing the last finalizer of an object being deleted completes the deletion.
         let finishing = meta::deletion_timestamp(&new).is_some() && meta::finalizers(&new).is_empty() && is_finalizer_done(scope, &new);
         let result = if finishing {
-            state.store().delete(&scope.key(name), Some(old_rv)).await.map(|(_, rev)| {
+            state.store().delete(&key, Some(old_rv)).await.map(|(_, rev)| {
                 let mut gone = new.clone();
                 meta::set(&mut gone, "resourceVersion", rev.to_string().into());
                 gone
             })
         } else {
-            state.store().update(&scope.key(name), new, old_rv).await
+            state.store().update(&key, new, old_rv).await
         };
         match result {
             Ok(stored) => return Ok(registry::to_served(scope.def, stored)),
-            Err(StorageError::Conflict { .. }) if precondition.is_none() && attempt < MAX_CONFLICT_RETRIES => continue,
+            Err(StorageError::Conflict { .. } | StorageError::NotFound) if !current => continue,
+            Err(StorageError::Conflict { .. }) if !has_precondition && attempt < MAX_CONFLICT_RETRIES => continue,
             Err(e) => return Err(scope.storage_error(name, e)),
         }
     }
+}
+
+/// What an update will do, decided from one copy of the current object.
+enum Planned {
+    /// Store `new` if the object is still at `old_rv`.
+    Write { new: Value, old_rv: i64, has_precondition: bool },
+    /// The write changes nothing, not even the resourceVersion: the current object.
+    Unchanged(Value),
+    /// What a dry run would have stored.
+    DryRun(Value),
+}
+
+/// Everything an update does before storing: the new object from `compute`, its identity and
+/// precondition checks, server-set fields, managedFields and validation.
+#[allow(clippy::too_many_arguments)]
+fn plan_update<F>(
+    scope: &Scope,
+    name: &str,
+    subresource: Option<&str>,
+    dry_run: bool,
+    manager: Option<&str>,
+    compute: &F,
+    mut old: Value,
+) -> Result<Planned, ApiError>
+where
+    F: Fn(&Value) -> Result<Value, ApiError>,
+{
+    let old_rv: i64 = meta::resource_version(&old).and_then(|r| r.parse().ok()).unwrap_or(0);
+    let requested = compute(&registry::to_served(scope.def, old.clone()))?;
+    let mut new = registry::to_stored(scope.def, requested)?;
+    check_identity(scope, name, &mut new)?;
+    let precondition = meta::resource_version(&new).map(String::from);
+    if let Some(rv) = &precondition {
+        if rv.parse::<i64>().ok() != Some(old_rv) {
+            return Err(scope.conflict(name));
+        }
+    }
+    registry::prepare_for_update(scope.def, subresource, &mut new, &old);
+    if let Some(manager) = manager {
+        new = crate::managed::record_update(scope.def, subresource, Some(&old), new, manager);
+    }
+    meta::set(&mut new, "resourceVersion", old_rv.to_string().into());
+    let causes = registry::validate_update(scope.def, subresource, &mut new, &mut old);
+    if !causes.is_empty() {
+        return Err(invalid(scope, name, causes));
+    }
+    if new == old {
+        return Ok(Planned::Unchanged(old));
+    }
+    if dry_run {
+        return Ok(Planned::DryRun(new));
+    }
+    Ok(Planned::Write { new, old_rv, has_precondition: precondition.is_some() })
 }
 
 /// A namespace still waiting for its contents to be removed (spec.finalizers) is not done
@@ -217,6 +266,73 @@ fn check_identity(scope: &Scope, name: &str, new: &mut Value) -> Result<(), ApiE
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
+
+    use corekube_storage::test_etcd::TestEtcd;
+    use corekube_storage::CacherConfig;
+    use serde_json::json;
+    use tokio_util::sync::CancellationToken;
+
+    fn rv(obj: &Value) -> String {
+        meta::resource_version(obj).expect("a resourceVersion").to_string()
+    }
+
+    /// Sets `data.<key>` (and the resourceVersion precondition, if given) on the current object.
+    fn set(key: &'static str, value: &'static str, precondition: Option<String>) -> impl Fn(&Value) -> Result<Value, ApiError> {
+        move |old| {
+            let mut new = old.clone();
+            new["data"][key] = value.into();
+            match &precondition {
+                Some(rv) => meta::set(&mut new, "resourceVersion", rv.clone().into()),
+                None => meta::remove(&mut new, "resourceVersion"),
+            }
+            Ok(new)
+        }
+    }
+
+    #[tokio::test]
+    async fn updates_from_a_stale_cached_copy_are_decided_again_from_etcd() {
+        let (_etcd, store) = TestEtcd::start_with_store().await;
+        let caches_stop = CancellationToken::new();
+        let state = crate::build_state(store.clone(), CacherConfig::default(), crate::Health::new(store.clone()), caches_stop.clone());
+        assert!(state.wait_caches_synced(Duration::from_secs(20)).await);
+        let def = corekube_api::registry::find("", "v1", "configmaps").unwrap();
+        let scope = Scope { def, namespace: Some("default".into()) };
+        let key = scope.key("c");
+        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "default", "uid": "u-1"}, "data": {"k": "1"}});
+        store.create(&key, cm).await.unwrap();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while state.cacher(def).get(&key).0.is_none() {
+            assert!(tokio::time::Instant::now() < deadline, "the cache never saw the object");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        // The caches stop following etcd and keep what they have; a write behind their back
+        // makes their copy stale.
+        caches_stop.cancel();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let stale_rv = state.cacher(def).get(&key).0.unwrap().revision.to_string();
+        let behind = store.update(&key, json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "default", "uid": "u-1"}, "data": {"k": "2"}}), stale_rv.parse().unwrap()).await.unwrap();
+        assert_eq!(state.cacher(def).get(&key).0.unwrap().revision.to_string(), stale_rv, "the cache is stale");
+
+        // The current resourceVersion as a precondition is no conflict.
+        let out = update(&state, &scope, "c", None, false, None, set("k", "3", Some(rv(&behind)))).await.unwrap();
+        assert_eq!(out["data"]["k"], "3");
+        // Without a precondition nothing written since the cached copy is lost.
+        let out = update(&state, &scope, "c", None, false, None, set("extra", "x", None)).await.unwrap();
+        assert_eq!((out["data"]["k"].as_str(), out["data"]["extra"].as_str()), (Some("3"), Some("x")));
+        // The cached copy's resourceVersion is really stale: a conflict.
+        let err = update(&state, &scope, "c", None, false, None, set("k", "4", Some(stale_rv))).await.unwrap_err();
+        assert!(matches!(err, ApiError::Conflict { .. }), "{err:?}");
+        // A write that changes nothing in etcd's copy is a no-op, though it would change the
+        // cached one.
+        let again = update(&state, &scope, "c", None, false, None, set("extra", "x", None)).await.unwrap();
+        assert_eq!(rv(&again), rv(&out));
+        assert_eq!(store.get(&key).await.unwrap().unwrap()["data"], json!({"k": "3", "extra": "x"}));
+        // And one that would change nothing in the cached copy still changes etcd's.
+        let back = update(&state, &scope, "c", None, false, None, set("k", "1", None)).await.unwrap();
+        assert_ne!(rv(&back), rv(&again));
+        assert_eq!(store.get(&key).await.unwrap().unwrap()["data"], json!({"k": "1", "extra": "x"}));
+    }
 
     #[test]
     fn uids_are_distinct_version_4_uuids() {

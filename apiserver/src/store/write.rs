@@ -202,7 +202,8 @@ where
     F: Fn(&Value) -> Result<Value, ApiError>,
 {
     let old_rv: i64 = meta::resource_version(&old).and_then(|r| r.parse().ok()).unwrap_or(0);
-    let requested = compute(&registry::to_served(scope.def, old.clone()))?;
+    // `compute` sees the served form; only a converted view needs a converted copy.
+    let requested = if scope.def.is_converted_view() { compute(&registry::to_served(scope.def, old.clone()))? } else { compute(&old)? };
     let mut new = registry::to_stored(scope.def, requested)?;
     check_identity(scope, name, &mut new)?;
     let precondition = meta::resource_version(&new).map(String::from);

@@ -20,6 +20,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
+use http::uri::Authority;
 use http::{Request, Response, Uri};
 use http_body::{Body as HttpBody, Frame};
 use http_body_util::BodyExt;
@@ -29,7 +30,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// How long opening a connection to one endpoint may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-/// An idle connection is pinged this often, and closed if the answer takes longer than
+/// The connection is pinged this often, and closed if the answer takes longer than
 /// KEEPALIVE_TIMEOUT, so a peer that stopped answering is noticed without a request hanging.
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
 const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -59,7 +60,7 @@ pub struct EtcdTransport {
 
 struct Shared {
     /// `host:port` of each endpoint.
-    endpoints: Vec<String>,
+    endpoints: Vec<Authority>,
     /// The endpoint the next connection tries first.
     next_endpoint: AtomicUsize,
     current: Mutex<Option<Connection>>,
@@ -71,7 +72,7 @@ struct Shared {
 #[derive(Clone)]
 struct Connection {
     send: h2::client::SendRequest<Bytes>,
-    authority: http::uri::Authority,
+    authority: Authority,
     generation: u64,
 }
 
@@ -89,10 +90,10 @@ impl EtcdTransport {
                 url.as_str()
             };
             let host_port = rest.trim_end_matches('/');
-            if host_port.is_empty() || host_port.contains('/') || host_port.parse::<http::uri::Authority>().is_err() {
-                return Err(format!("{url}: not an etcd client URL of the form http://host:port"));
+            match host_port.parse::<Authority>() {
+                Ok(authority) if !host_port.is_empty() && !host_port.contains('/') => endpoints.push(authority),
+                _ => return Err(format!("{url}: not an etcd client URL of the form http://host:port")),
             }
-            endpoints.push(host_port.to_string());
         }
         if endpoints.is_empty() {
             return Err("no etcd endpoints given".into());
@@ -176,8 +177,8 @@ impl Shared {
         Err(format!("cannot connect to etcd: {last_error}").into())
     }
 
-    async fn open(&self, endpoint: &str) -> Result<Connection, BoxError> {
-        let tcp = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(endpoint))
+    async fn open(&self, endpoint: &Authority) -> Result<Connection, BoxError> {
+        let tcp = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(endpoint.as_str()))
             .await
             .map_err(|_| format!("no connection within {CONNECT_TIMEOUT:?}"))??;
         tcp.set_nodelay(true)?;
@@ -188,8 +189,8 @@ impl Shared {
             .await?;
         let generation = self.generations.fetch_add(1, Ordering::Relaxed) + 1;
         let mut ping = connection.ping_pong().ok_or("HTTP/2 ping already taken")?;
-        let authority = endpoint.parse()?;
-        let endpoint = endpoint.to_string();
+        let authority = endpoint.clone();
+        let endpoint = endpoint.clone();
         tokio::spawn(async move {
             let keepalive = async {
                 loop {

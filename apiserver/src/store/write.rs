@@ -301,19 +301,18 @@ mod tests {
         let scope = Scope { def, namespace: Some("default".into()) };
         let key = scope.key("c");
         let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "default", "uid": "u-1"}, "data": {"k": "1"}});
-        store.create(&key, cm).await.unwrap();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while state.cacher(def).get(&key).0.is_none() {
-            assert!(tokio::time::Instant::now() < deadline, "the cache never saw the object");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        let created = store.create(&key, cm).await.unwrap();
+        let cacher = state.cacher(def);
+        assert!(cacher.wait_for_revision(rv(&created).parse().unwrap(), Duration::from_secs(10)).await, "the cache never saw the object");
         // The caches stop following etcd and keep what they have; a write behind their back
-        // makes their copy stale.
+        // makes their copy stale. A cache closes its watchers as its loop ends: once this
+        // watch ends, nothing more is applied.
+        let mut watch = cacher.watch(&scope.prefix(), corekube_storage::WatchStart::Snapshot).await.unwrap();
         caches_stop.cancel();
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let stale_rv = state.cacher(def).get(&key).0.unwrap().revision.to_string();
+        tokio::time::timeout(Duration::from_secs(10), async { while watch.next().await.is_some() {} }).await.expect("the cache stopped");
+        let stale_rv = cacher.get(&key).0.unwrap().revision.to_string();
         let behind = store.update(&key, json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "default", "uid": "u-1"}, "data": {"k": "2"}}), stale_rv.parse().unwrap()).await.unwrap();
-        assert_eq!(state.cacher(def).get(&key).0.unwrap().revision.to_string(), stale_rv, "the cache is stale");
+        assert_eq!(cacher.get(&key).0.unwrap().revision.to_string(), stale_rv, "the cache is stale");
 
         // The current resourceVersion as a precondition is no conflict.
         let out = update(&state, &scope, "c", None, false, None, set("k", "3", Some(rv(&behind)))).await.unwrap();

@@ -296,10 +296,7 @@ pub fn ignore_managed_fields_timestamps(old: &Value, new: Value) -> Value {
         v.pointer("/metadata/managedFields").and_then(Value::as_array).map_or(&[], Vec::as_slice)
     }
     let (old_mf, new_mf) = (entries(old), entries(&new));
-    let same_but_time = |a: &Value, b: &Value| match (a.as_object(), b.as_object()) {
-        (Some(a), Some(b)) => a.iter().filter(|(k, _)| *k != "time").eq(b.iter().filter(|(k, _)| *k != "time")),
-        _ => a == b,
-    };
+    let same_but_time = |a: &Value, b: &Value| equal_except(a, b, "time");
     // Compared in place: this runs on every update, and most change more than timestamps.
     if old_mf.len() != new_mf.len() || !old_mf.iter().zip(new_mf).all(|(a, b)| same_but_time(a, b)) || !equal_but_managed_fields(old, &new) {
         return new;
@@ -313,12 +310,19 @@ pub fn ignore_managed_fields_timestamps(old: &Value, new: Value) -> Value {
 
 /// Whether two objects are equal apart from `metadata.managedFields`.
 fn equal_but_managed_fields(a: &Value, b: &Value) -> bool {
-    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else { return a == b };
-    let metadata_equal = match (a.get("metadata").and_then(Value::as_object), b.get("metadata").and_then(Value::as_object)) {
-        (Some(x), Some(y)) => x.iter().filter(|(k, _)| *k != "managedFields").eq(y.iter().filter(|(k, _)| *k != "managedFields")),
-        _ => a.get("metadata") == b.get("metadata"),
-    };
-    metadata_equal && a.iter().filter(|(k, _)| *k != "metadata").eq(b.iter().filter(|(k, _)| *k != "metadata"))
+    equal_except(a, b, "metadata")
+        && match (a.get("metadata"), b.get("metadata")) {
+            (Some(x), Some(y)) => equal_except(x, y, "managedFields"),
+            (x, y) => x == y,
+        }
+}
+
+/// Whether two values are equal, ignoring member `key` when both are objects.
+fn equal_except(a: &Value, b: &Value, key: &str) -> bool {
+    match (a.as_object(), b.as_object()) {
+        (Some(a), Some(b)) => a.iter().filter(|(k, _)| *k != key).eq(b.iter().filter(|(k, _)| *k != key)),
+        _ => a == b,
+    }
 }
 
 /// Drops the untracked metadata from `manager`'s set (and the entry if nothing is left).

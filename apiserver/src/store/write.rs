@@ -151,7 +151,7 @@ where
         let planned = plan_update(scope, name, subresource, dry_run, manager, &compute, old);
         let (new, old_rv, has_precondition) = match planned {
             Ok(Planned::Write { new, old_rv, has_precondition }) => (new, old_rv, has_precondition),
-            Ok(Planned::Unchanged(obj)) | Ok(Planned::DryRun(obj)) if current => return Ok(registry::to_served(scope.def, obj)),
+            Ok(Planned::Answer(obj)) if current => return Ok(registry::to_served(scope.def, obj)),
             Err(e) if current => return Err(e),
             // Decided from a stale copy: decide again from etcd's.
             Ok(_) | Err(_) => continue,
@@ -180,10 +180,9 @@ where
 enum Planned {
     /// Store `new` if the object is still at `old_rv`.
     Write { new: Value, old_rv: i64, has_precondition: bool },
-    /// The write changes nothing, not even the resourceVersion: the current object.
-    Unchanged(Value),
-    /// What a dry run would have stored.
-    DryRun(Value),
+    /// Nothing to store, and the object to answer with: the current one when the write changes
+    /// nothing (not even the resourceVersion), or what a dry run would have stored.
+    Answer(Value),
 }
 
 /// Everything an update does before storing: the new object from `compute`, its identity and
@@ -222,10 +221,10 @@ where
         return Err(invalid(scope, name, causes));
     }
     if new == old {
-        return Ok(Planned::Unchanged(old));
+        return Ok(Planned::Answer(old));
     }
     if dry_run {
-        return Ok(Planned::DryRun(new));
+        return Ok(Planned::Answer(new));
     }
     Ok(Planned::Write { new, old_rv, has_precondition: precondition.is_some() })
 }

@@ -60,6 +60,35 @@ impl Api {
         }
     }
 
+    /// A GET whose body is only counted, frame by frame as it arrives, not assembled: the read
+    /// benchmarks need every byte received, not one buffer holding them, and copying tens of
+    /// megabytes per LIST would take the CPU the server under test needs (two cores). Returns the
+    /// body's length; a status other than 2xx, or a body that does not end a JSON object, is an
+    /// error.
+    pub async fn get_counted(&self, path: &str) -> Result<usize, String> {
+        let resp = self.client.send(Self::request(Method::GET, path, None, Vec::new())?).await.map_err(|e| format!("{path}: {e}"))?;
+        let status = resp.status().as_u16();
+        if !(200..300).contains(&status) {
+            let bytes = resp.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+            return Err(format!("GET {path}: HTTP {status}: {}", String::from_utf8_lossy(&bytes[..bytes.len().min(300)])));
+        }
+        let mut body = resp.into_body();
+        let (mut len, mut last) = (0usize, 0u8);
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| format!("{path}: reading body: {e}"))?;
+            if let Some(data) = frame.data_ref() {
+                len += data.len();
+                if let Some(&b) = data.iter().rev().find(|b| !b.is_ascii_whitespace()) {
+                    last = b;
+                }
+            }
+        }
+        if last != b'}' {
+            return Err(format!("GET {path}: the body ({len} bytes) does not end a JSON object"));
+        }
+        Ok(len)
+    }
+
     pub async fn get_json(&self, path: &str) -> Result<serde_json::Value, String> {
         let b = self.ok(Method::GET, path, None, Vec::new()).await?;
         serde_json::from_slice(&b).map_err(|e| format!("GET {path}: {e}"))

@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use etcd_client::GetOptions;
-use http::Method;
 use serde_json::{json, Value};
 
 use crate::create::{create_corekube, notes, Batch};
@@ -43,8 +42,8 @@ async fn corekube_reads(env: &Env, n: usize, clients: usize, path: impl Fn(usize
     let s = closed_loop(n, clients, env.counts.read_limit, move |i| {
         let (api, path, bytes) = (api.clone(), path.clone(), b2.clone());
         async move {
-            let body = api.ok(Method::GET, &path(i), None, Vec::new()).await?;
-            bytes.fetch_add(body.len(), Ordering::Relaxed);
+            let len = api.get_counted(&path(i)).await?;
+            bytes.fetch_add(len, Ordering::Relaxed);
             Ok(())
         }
     })

@@ -284,7 +284,10 @@ impl Cacher {
                 }
             }
             let from = self.state.lock().unwrap().last_rev + 1;
-            let opts = WatchOptions::new().with_prefix().with_prev_key().with_start_revision(from).with_progress_notify();
+            // No prev_kv: the cache holds every key's previous state (it listed them all and
+            // has applied every change since), so etcd need not read and send each changed
+            // object's old value, which for an update doubles what crosses the connection.
+            let opts = WatchOptions::new().with_prefix().with_start_revision(from).with_progress_notify();
             let mut client = self.store.client().watch_client().max_decoding_message_size(1 << 30);
             let stream = tokio::select! { _ = cancel.cancelled() => break, s = client.watch(self.prefix.clone(), Some(opts)) => s };
             let (mut sender, mut responses) = match stream {
@@ -458,9 +461,9 @@ async fn pump_history(store: Store, prefix: String, after: i64, tx: mpsc::Sender
     }
 }
 
-/// Turns one etcd watch event into a storage event. `cached` is the cache's copy of the key's
-/// previous state, used instead of decoding etcd's prev_kv again; a deletion carries that last
-/// state with resourceVersion = the deletion's revision.
+/// Turns one etcd watch event into a storage event. The previous state is `cached`, the
+/// cache's copy of the key, or else etcd's prev_kv (which only history watches ask for); a
+/// deletion carries that last state with resourceVersion = the deletion's revision.
 fn to_event(ev: &etcd_client::Event, cached: Option<Arc<CachedObject>>, attrs: &AttrsFn) -> Option<Event> {
     let kv = ev.kv()?;
     let key = String::from_utf8_lossy(kv.key()).into_owned();

@@ -55,8 +55,7 @@ impl Api {
         if (200..300).contains(&status) {
             Ok(bytes)
         } else {
-            let text = String::from_utf8_lossy(&bytes[..bytes.len().min(300)]).into_owned();
-            Err(format!("{method} {path}: HTTP {status}: {text}"))
+            Err(status_error(&method, path, status, &bytes))
         }
     }
 
@@ -70,7 +69,7 @@ impl Api {
         let status = resp.status().as_u16();
         if !(200..300).contains(&status) {
             let bytes = resp.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-            return Err(format!("GET {path}: HTTP {status}: {}", String::from_utf8_lossy(&bytes[..bytes.len().min(300)])));
+            return Err(status_error(&Method::GET, path, status, &bytes));
         }
         let mut body = resp.into_body();
         let (mut len, mut last) = (0usize, 0u8);
@@ -119,7 +118,7 @@ impl Api {
         let status = resp.status().as_u16();
         if status != 200 {
             let bytes = resp.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-            return Err(format!("GET {path}: HTTP {status}: {}", String::from_utf8_lossy(&bytes[..bytes.len().min(300)])));
+            return Err(status_error(&Method::GET, path, status, &bytes));
         }
         Ok(resp.into_body())
     }
@@ -187,8 +186,13 @@ impl Http2 {
         let status = resp.status().as_u16();
         if status != 200 {
             let bytes = resp.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-            return Err(format!("GET {path}: HTTP {status}: {}", String::from_utf8_lossy(&bytes[..bytes.len().min(300)])));
+            return Err(status_error(&Method::GET, path, status, &bytes));
         }
         Ok(resp.into_body())
     }
+}
+
+/// The error for a request answered with `status`: the request and the start of the body.
+fn status_error(method: &Method, path: &str, status: u16, body: &[u8]) -> String {
+    format!("{method} {path}: HTTP {status}: {}", String::from_utf8_lossy(&body[..body.len().min(300)]))
 }

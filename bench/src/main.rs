@@ -348,7 +348,7 @@ async fn run(cli: Cli) -> Result<i32, String> {
         cli.server.clone().unwrap_or_else(|| corekube_bin.as_ref().map(|p| p.display().to_string()).unwrap_or_default())
     );
     println!("measurements: {}", selected.join(", "));
-    println!("  {:<44} {:>11} {:>11} {:>7}  {:<16} {:<7} {}", "measurement (unit)", "corekube", "etcd", "ratio", "target", "result", "note");
+    report::print_header();
 
     let mut env = Env {
         api,

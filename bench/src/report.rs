@@ -125,9 +125,14 @@ pub fn print_row(r: &Row) {
     );
 }
 
+/// The column titles, as the rows are laid out.
+pub fn print_header() {
+    println!("  {:<44} {:>11} {:>11} {:>7}  {:<16} {:<7} note", "measurement (unit)", "corekube", "etcd", "ratio", "target", "result");
+}
+
 pub fn print_table(rows: &[Row]) {
     println!();
-    println!("  {:<44} {:>11} {:>11} {:>7}  {:<16} {:<7} {}", "measurement (unit)", "corekube", "etcd", "ratio", "target", "result", "note");
+    print_header();
     let mut section = "";
     for r in rows {
         if r.section != section {

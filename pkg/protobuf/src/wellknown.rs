@@ -177,8 +177,8 @@ fn go_duration(nanos: i64) -> String {
     }
     if u < 1_000_000_000 {
         let (prec, unit) = match u {
-            ..1_000 => (0, "ns"),
-            ..1_000_000 => (3, "µs"),
+            0..1_000 => (0, "ns"),
+            1_000..1_000_000 => (3, "µs"),
             _ => (6, "ms"),
         };
         let (int, frac) = split_fraction(u, prec);

@@ -107,7 +107,7 @@ impl<'a> Reader<'a> {
 
     /// Reads every 8-byte value of a packed repeated field.
     pub(crate) fn packed_fixed64(buf: &'a [u8]) -> Result<Vec<u64>, DecodeError> {
-        if buf.len() % 8 != 0 {
+        if !buf.len().is_multiple_of(8) {
             return Err(DecodeError::malformed(format!("packed 64-bit values take {} bytes, not a multiple of 8", buf.len())));
         }
         Ok(buf.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().expect("chunk of 8"))).collect())

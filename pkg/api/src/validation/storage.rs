@@ -193,7 +193,7 @@ pub fn validate_persistent_volume(pv: &PersistentVolume) -> Vec<FieldError> {
     errs
 }
 
-fn volume_mode<'a>(mode: &'a Option<String>) -> &'a str {
+fn volume_mode(mode: &Option<String>) -> &str {
     mode.as_deref().unwrap_or("Filesystem")
 }
 

@@ -62,16 +62,10 @@ impl Api {
     /// A GET whose body is only counted, frame by frame as it arrives, not assembled: the read
     /// benchmarks need every byte received, not one buffer holding them, and copying tens of
     /// megabytes per LIST would take the CPU the server under test needs (two cores). Returns the
-    /// body's length; a status other than 2xx, or a body that does not end a JSON object, is an
+    /// body's length; a status other than 200, or a body that does not end a JSON object, is an
     /// error.
     pub async fn get_counted(&self, path: &str) -> Result<usize, String> {
-        let resp = self.client.send(Self::request(Method::GET, path, None, Vec::new())?).await.map_err(|e| format!("{path}: {e}"))?;
-        let status = resp.status().as_u16();
-        if !(200..300).contains(&status) {
-            let bytes = resp.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-            return Err(status_error(&Method::GET, path, status, &bytes));
-        }
-        let mut body = resp.into_body();
+        let mut body = self.stream(path).await?;
         let (mut len, mut last) = (0usize, 0u8);
         while let Some(frame) = body.frame().await {
             let frame = frame.map_err(|e| format!("{path}: reading body: {e}"))?;
@@ -112,7 +106,8 @@ impl Api {
         Err(format!("{path}: too many pages"))
     }
 
-    /// Opens a streaming request (a watch) and returns its body once the headers are in.
+    /// Opens a GET (a watch, or a body read as it arrives) and returns its body once the headers
+    /// are in.
     pub async fn stream(&self, path: &str) -> Result<kube::client::Body, String> {
         let resp = self.client.send(Self::request(Method::GET, path, None, Vec::new())?).await.map_err(|e| format!("{path}: {e}"))?;
         let status = resp.status().as_u16();

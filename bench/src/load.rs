@@ -36,6 +36,20 @@ impl Summary {
         Summary { ok: lat_ns.len(), errors, first_error, secs, lat_ns }
     }
 
+    /// One summary of several runs of the same operations: their counts, times and
+    /// latencies together (throughput is all operations over all the runs' time).
+    pub fn pooled(parts: Vec<Summary>) -> Summary {
+        let mut lat_ns = Vec::new();
+        let (mut errors, mut secs, mut first_error) = (0, 0.0, None);
+        for p in parts {
+            lat_ns.extend(p.lat_ns);
+            errors += p.errors;
+            secs += p.secs;
+            first_error = first_error.or(p.first_error);
+        }
+        Summary::from_latencies(lat_ns, errors, first_error, secs)
+    }
+
     pub fn throughput(&self) -> f64 {
         if self.secs > 0.0 {
             self.ok as f64 / self.secs
@@ -215,6 +229,15 @@ mod tests {
         assert_eq!(s.pct_ms(100.0), 100.0);
         assert_eq!(s.throughput(), 100.0);
         assert!(Summary::default().p99().is_nan());
+    }
+
+    #[test]
+    fn pooled_summaries_add_up() {
+        let a = Summary::from_latencies(vec![3, 1], 0, None, 1.0);
+        let b = Summary::from_latencies(vec![2], 1, Some("x".into()), 2.0);
+        let p = Summary::pooled(vec![a, b]);
+        assert_eq!(p.throughput(), 1.0);
+        assert_eq!((p.ok, p.errors, p.first_error.as_deref(), p.lat_ns), (3, 1, Some("x"), vec![1, 2, 3]));
     }
 
     #[tokio::test]

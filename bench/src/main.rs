@@ -46,8 +46,8 @@ struct Cli {
     /// Where the results are written as JSON.
     #[arg(long, default_value = "bench-results.json")]
     json: PathBuf,
-    /// The corekube binary to start (default target/release/corekube, from the current
-    /// directory or the workspace).
+    /// The corekube binary to start (default: the one beside this release binary, else
+    /// target/release/corekube from the current directory or the workspace).
     #[arg(long)]
     corekube: Option<PathBuf>,
     /// The etcd binary to start.
@@ -228,9 +228,12 @@ fn find_corekube(given: Option<&Path>) -> Result<PathBuf, String> {
     if let Some(p) = given {
         return if p.is_file() { Ok(p.to_path_buf()) } else { Err(format!("--corekube {}: no such file", p.display())) };
     }
+    // A release benchmark looks beside itself first: the same build, wherever CARGO_TARGET_DIR
+    // put it. (A debug one would find a debug corekube there, which is not worth measuring.)
+    let sibling = std::env::current_exe().ok().filter(|_| !cfg!(debug_assertions)).map(|exe| exe.with_file_name("corekube"));
     let rel = Path::new("target/release/corekube");
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel);
-    for p in [rel.to_path_buf(), workspace] {
+    for p in sibling.into_iter().chain([rel.to_path_buf(), workspace]) {
         if p.is_file() {
             return Ok(std::fs::canonicalize(&p).unwrap_or(p));
         }

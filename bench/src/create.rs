@@ -94,9 +94,10 @@ pub fn notes(k: &Summary, e: &Summary) -> String {
 }
 
 /// Each create row alternates etcd and corekube over this many slices of its batch, and each
-/// side's figures pool its slices. A slow spell of this machine (the disk flushing, another
-/// process) then falls on both sides instead of on one side's whole phase: in single-phase
-/// runs the pod baseline at 64 clients ranged from 5,119 to 10,735 creates/s.
+/// side's figures pool its slices, so that a slow spell of this machine (the disk flushing,
+/// another process) cannot fall on one side's whole phase: in single-phase runs the pod
+/// baseline at 64 clients ranged from 5,119 to 10,735 creates/s. Over six alternating runs
+/// this did not measurably narrow the ratios' spread; the row's note shows each round's ratio.
 const ROUNDS: usize = 3;
 
 /// `n` indices cut into `rounds` contiguous ranges (fewer when `n` is smaller).

@@ -39,15 +39,12 @@ impl Summary {
     /// One summary of several runs of the same operations: their counts, times and
     /// latencies together (throughput is all operations over all the runs' time).
     pub fn pooled(parts: Vec<Summary>) -> Summary {
-        let mut lat_ns = Vec::new();
-        let (mut errors, mut secs, mut first_error) = (0, 0.0, None);
+        let (mut all, mut secs) = (Collector::default(), 0.0);
         for p in parts {
-            lat_ns.extend(p.lat_ns);
-            errors += p.errors;
             secs += p.secs;
-            first_error = first_error.or(p.first_error);
+            all.merge(Collector { lat: p.lat_ns, errors: p.errors, first_error: p.first_error });
         }
-        Summary::from_latencies(lat_ns, errors, first_error, secs)
+        Summary::from_latencies(all.lat, all.errors, all.first_error, secs)
     }
 
     pub fn throughput(&self) -> f64 {
@@ -120,6 +117,15 @@ impl Collector {
             }
         }
     }
+
+    /// Adds what another collector saw (its first error counts only if this one has none).
+    fn merge(&mut self, other: Collector) {
+        self.lat.extend(other.lat);
+        self.errors += other.errors;
+        if self.first_error.is_none() {
+            self.first_error = other.first_error;
+        }
+    }
 }
 
 async fn timed<Fut: Future<Output = OpResult>>(f: Fut) -> (OpResult, u64) {
@@ -160,17 +166,9 @@ where
     let mut all = Collector::default();
     while let Some(r) = tasks.join_next().await {
         match r {
-            Ok(c) => {
-                all.lat.extend(c.lat);
-                all.errors += c.errors;
-                if all.first_error.is_none() {
-                    all.first_error = c.first_error;
-                }
-            }
-            Err(e) => {
-                all.errors += 1;
-                all.first_error.get_or_insert(e.to_string());
-            }
+            Ok(c) => all.merge(c),
+            // A client loop that panicked counts as one failed operation.
+            Err(e) => all.record(Err(e.to_string()), 0),
         }
     }
     let secs = start.elapsed().as_secs_f64();

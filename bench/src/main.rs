@@ -77,6 +77,10 @@ struct Cli {
     /// Override: updates per second during the watch fan-out.
     #[arg(long)]
     watch_rate: Option<f64>,
+    /// Also measure the most watchers each on its own HTTP/1.1 connection (as kube-rs clients
+    /// watch), for comparison with one shared HTTP/2 connection: about 25 s more.
+    #[arg(long)]
+    watch_http1_each: bool,
 }
 
 /// Counts and durations of one run.
@@ -99,6 +103,8 @@ pub struct Counts {
     pub watch_updates: usize,
     pub watch_rate: f64,
     pub watch_drain_secs: u64,
+    /// Whether the watch measurement adds a round of one HTTP/1.1 connection per watcher.
+    pub watch_http1_each: bool,
     pub footprint_objects: usize,
     pub settle_secs: u64,
     /// Scheduler: cluster sizes (nodes), pods already placed, pods to schedule, clients.
@@ -133,6 +139,7 @@ impl Counts {
             watch_updates: 2000,
             watch_rate: 100.0,
             watch_drain_secs: 30,
+            watch_http1_each: false,
             footprint_objects: 10_000,
             settle_secs: 3,
             sched_nodes: vec![500, 5000],
@@ -174,7 +181,7 @@ impl Counts {
             "gets": self.gets, "get_clients": self.get_clients, "lists_ns": self.lists_ns,
             "lists_cluster": self.lists_cluster, "list_clients": self.list_clients,
             "watchers": self.watchers, "watch_pods": self.watch_pods, "watch_updates": self.watch_updates,
-            "watch_rate": self.watch_rate, "footprint_objects": self.footprint_objects,
+            "watch_rate": self.watch_rate, "watch_http1_each": self.watch_http1_each, "footprint_objects": self.footprint_objects,
             "sched_nodes": self.sched_nodes, "sched_placed": self.sched_placed, "sched_pods": self.sched_pods, "sched_clients": self.sched_clients,
             "phase_limit_secs": self.phase_limit.as_secs(), "read_limit_secs": self.read_limit.as_secs(),
         })
@@ -311,6 +318,7 @@ async fn run(cli: Cli) -> Result<i32, String> {
     if let Some(r) = cli.watch_rate {
         counts.watch_rate = r;
     }
+    counts.watch_http1_each = cli.watch_http1_each;
 
     let corekube_bin = find_corekube(cli.corekube.as_deref());
     let tmp = tempfile::Builder::new().prefix("corekube-bench-").tempdir().map_err(|e| format!("temporary directory: {e}"))?;

@@ -3,6 +3,9 @@
 //! its send time in an annotation; each watcher computes the delivery latency on receipt. The
 //! baseline is the same number of watches opened directly on etcd, fed the same updates as puts
 //! of the pods as corekube stored them (so both sides deliver events of the same size).
+//!
+//! A light round (one watcher) runs both sides at once, as churn does; the heavier rounds run
+//! one side after the other, so that neither side's load slows the other's delivery.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,6 +25,10 @@ use crate::objects::{sent_ns, SENT_ANNOTATION};
 use crate::procs::rss_bytes;
 use crate::report::{emit, Row, Target};
 use crate::{stored_prefix, Env};
+
+/// Rounds delivering at most this many events a second in all (watchers × update rate) run
+/// the two sides at the same time: a few percent of either side's capacity, and 20 s less.
+const SIDE_BY_SIDE_EVENTS_PER_SEC: f64 = 1000.0;
 
 /// What one round (one side, N watchers) measured.
 struct Round {
@@ -329,8 +336,20 @@ pub async fn run(env: &mut Env, rows: &mut Vec<Row>) -> Result<(), String> {
     let max_watchers = c.watchers.iter().copied().max().unwrap_or(0);
     let mut details = serde_json::Map::new();
     for &n in &c.watchers {
-        let k = corekube_round(env, &ns, n, Transport::Http2Shared).await?;
-        let e = etcd_round(env, &prefix, &templates, n).await?;
+        let (k, e) = if n as f64 * c.watch_rate <= SIDE_BY_SIDE_EVENTS_PER_SEC {
+            // The etcd side starts half an update period later, so that the two writers'
+            // updates interleave instead of arriving together.
+            let half_period = Duration::from_secs_f64(0.5 / c.watch_rate.max(0.001));
+            let etcd_side = async {
+                tokio::time::sleep(half_period).await;
+                etcd_round(env, &prefix, &templates, n).await
+            };
+            let (k, e) = tokio::join!(corekube_round(env, &ns, n, Transport::Http2Shared), etcd_side);
+            (k?, e?)
+        } else {
+            let k = corekube_round(env, &ns, n, Transport::Http2Shared).await?;
+            (k, etcd_round(env, &prefix, &templates, n).await?)
+        };
         let label = format!("watch {n} watchers");
         let mut note = format!("{} updates at {}/s", k.writes.ok, c.watch_rate);
         if k.failed > 0 || e.failed > 0 {
@@ -352,7 +371,7 @@ pub async fn run(env: &mut Env, rows: &mut Vec<Row>) -> Result<(), String> {
             emit(rows, mem);
         }
         let mut detail = json!({"corekube": k.to_json(), "etcd": e.to_json()});
-        if n == max_watchers && n >= 10 {
+        if n == max_watchers && n >= 10 && c.watch_http1_each {
             // For comparison, not a target: the same watchers each on its own connection.
             let h1 = corekube_round(env, &ns, n, Transport::Http1Each).await?;
             let label = format!("{label}, HTTP/1.1 connection each,");

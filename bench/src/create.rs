@@ -11,6 +11,7 @@ use serde_json::json;
 use crate::api::{Api, JSON};
 use crate::load::{closed_loop, Summary};
 use crate::objects;
+use crate::procs::cpu_secs;
 use crate::report::{emit, Row, Target};
 use crate::{Env, Seed};
 
@@ -100,6 +101,65 @@ pub fn notes(k: &Summary, e: &Summary) -> String {
 /// this did not measurably narrow the ratios' spread; the row's note shows each round's ratio.
 const ROUNDS: usize = 3;
 
+/// CPU seconds used by each of the three processes that share the machine's cores (None where
+/// a process is not known, e.g. a given server without `--server-pid`).
+#[derive(Debug, Clone, Copy)]
+struct CpuTimes {
+    corekube: Option<f64>,
+    etcd: Option<f64>,
+    client: Option<f64>,
+}
+
+impl CpuTimes {
+    /// Nothing used yet: the start of a sum.
+    const ZERO: CpuTimes = CpuTimes { corekube: Some(0.0), etcd: Some(0.0), client: Some(0.0) };
+
+    /// Each process's CPU time so far.
+    fn now(env: &Env) -> CpuTimes {
+        CpuTimes { corekube: env.corekube_pid.and_then(cpu_secs), etcd: env.etcd_pid.and_then(cpu_secs), client: cpu_secs(std::process::id()) }
+    }
+
+    /// What each process used from `start` to `self`, added to `total` (which stays unknown
+    /// for a process once one reading of it was).
+    fn add_since(self, start: CpuTimes, total: &mut CpuTimes) {
+        let add = |sum: &mut Option<f64>, end: Option<f64>, begin: Option<f64>| {
+            *sum = match (*sum, end, begin) {
+                (Some(sum), Some(end), Some(begin)) => Some(sum + end - begin),
+                _ => None,
+            }
+        };
+        add(&mut total.corekube, self.corekube, start.corekube);
+        add(&mut total.etcd, self.etcd, start.etcd);
+        add(&mut total.client, self.client, start.client);
+    }
+
+    /// Microseconds per operation of each process, and of the three together.
+    fn per_op_us(&self, ops: usize) -> CpuPerOp {
+        let us = |secs: Option<f64>| secs.filter(|_| ops > 0).map(|s| s * 1e6 / ops as f64);
+        let (corekube, etcd, client) = (us(self.corekube), us(self.etcd), us(self.client));
+        let all = corekube.zip(etcd).zip(client).map(|((k, e), c)| k + e + c);
+        CpuPerOp { corekube, etcd, client, all }
+    }
+}
+
+struct CpuPerOp {
+    corekube: Option<f64>,
+    etcd: Option<f64>,
+    client: Option<f64>,
+    all: Option<f64>,
+}
+
+impl CpuPerOp {
+    fn text(&self) -> String {
+        let f = |x: Option<f64>| x.map(|v| format!("{v:.0}")).unwrap_or_else(|| "?".into());
+        format!("corekube {} + etcd {} + client {}", f(self.corekube), f(self.etcd), f(self.client))
+    }
+
+    fn to_json(&self) -> serde_json::Value {
+        json!({"corekube": self.corekube, "etcd": self.etcd, "client": self.client, "all": self.all})
+    }
+}
+
 /// `n` indices cut into `rounds` contiguous ranges (fewer when `n` is smaller).
 fn round_ranges(n: usize, rounds: usize) -> Vec<std::ops::Range<usize>> {
     let rounds = rounds.clamp(1, n.max(1));
@@ -119,12 +179,17 @@ pub async fn run(env: &mut Env, rows: &mut Vec<Row>) -> Result<(), String> {
             });
             let prefix = env.etcd_prefix(resource, &ns);
             let (mut e_rounds, mut k_rounds) = (Vec::new(), Vec::new());
+            let (mut e_cpu, mut k_cpu) = (CpuTimes::ZERO, CpuTimes::ZERO);
             for range in round_ranges(n, ROUNDS) {
                 let slice = Arc::new(batch.slice(range));
                 // etcd first in each round: the baseline runs on the smaller database.
+                let start = CpuTimes::now(env);
                 e_rounds.push(create_etcd(&env.etcd, &prefix, &slice, clients, c.phase_limit / ROUNDS as u32).await);
+                CpuTimes::now(env).add_since(start, &mut e_cpu);
                 env.api.warm_up(clients).await;
+                let start = CpuTimes::now(env);
                 k_rounds.push(create_corekube(&env.api, resource, &ns, &slice, clients, c.phase_limit / ROUNDS as u32).await);
+                CpuTimes::now(env).add_since(start, &mut k_cpu);
             }
             let round_ratios: Vec<f64> = k_rounds.iter().zip(&e_rounds).map(|(k, e)| k.throughput() / e.throughput()).collect();
             let (e, k) = (Summary::pooled(e_rounds), Summary::pooled(k_rounds));
@@ -143,9 +208,17 @@ pub async fn run(env: &mut Env, rows: &mut Vec<Row>) -> Result<(), String> {
             emit(rows, tput);
             emit(rows, Row::new("create", format!("{label} p50"), "ms", Some(k.p50()), Some(e.p50())));
             emit(rows, Row::new("create", format!("{label} p99"), "ms", Some(k.p99()), Some(e.p99())));
+            // Where the two cores go: at saturation, a side's rate is at most the cores' time
+            // over its CPU per create.
+            let (k_per_op, e_per_op) = (k_cpu.per_op_us(k.ok), e_cpu.per_op_us(e.ok));
+            let cpu_note = format!("corekube side: {}; etcd side: {}", k_per_op.text(), e_per_op.text());
+            emit(rows, Row::new("create", format!("{label} CPU per create, all processes"), "µs", k_per_op.all, e_per_op.all).note(cpu_note));
             details.insert(
                 format!("{resource}_c{clients}"),
-                json!({"mean_body_bytes": batch.mean_bytes(), "corekube": k.to_json(), "etcd": e.to_json(), "round_throughput_ratios": round_ratios}),
+                json!({
+                    "mean_body_bytes": batch.mean_bytes(), "corekube": k.to_json(), "etcd": e.to_json(), "round_throughput_ratios": round_ratios,
+                    "cpu_us_per_create": {"corekube_side": k_per_op.to_json(), "etcd_side": e_per_op.to_json()},
+                }),
             );
             if resource == "pods" && k.ok == n && e.ok == n && env.pod_seed.as_ref().is_none_or(|s| s.count <= n) {
                 env.pod_seed = Some(Seed { namespace: ns.clone(), count: n });
@@ -159,6 +232,24 @@ pub async fn run(env: &mut Env, rows: &mut Vec<Row>) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cpu_per_create_sums_each_process_over_the_rounds() {
+        let at = |k: f64, e: f64, c: f64| CpuTimes { corekube: Some(k), etcd: Some(e), client: Some(c) };
+        let mut total = CpuTimes::ZERO;
+        at(1.0, 2.0, 0.5).add_since(at(0.5, 1.0, 0.25), &mut total);
+        at(3.0, 4.0, 1.0).add_since(at(2.5, 3.0, 0.75), &mut total);
+        let per_op = total.per_op_us(1000);
+        assert_eq!((per_op.corekube, per_op.etcd, per_op.client, per_op.all), (Some(1000.0), Some(2000.0), Some(500.0), Some(3500.0)));
+        assert_eq!(per_op.text(), "corekube 1000 + etcd 2000 + client 500");
+
+        // A process not known in one round (no pid) stays unknown, and so does the sum.
+        CpuTimes { corekube: None, ..at(4.0, 5.0, 2.0) }.add_since(at(3.0, 4.0, 1.0), &mut total);
+        let per_op = total.per_op_us(1000);
+        assert_eq!((per_op.corekube, per_op.all), (None, None));
+        assert_eq!(per_op.etcd, Some(3000.0));
+        assert_eq!(per_op.text(), "corekube ? + etcd 3000 + client 1500");
+    }
 
     #[test]
     fn round_ranges_cover_every_index_once() {

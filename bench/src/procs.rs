@@ -101,6 +101,19 @@ pub fn rss_bytes(pid: u32) -> Option<u64> {
     Some(kb * 1024)
 }
 
+/// CPU time in seconds (user and system, every thread's, exited threads included) a process
+/// has used so far.
+pub fn cpu_secs(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the parenthesized command name start at field 3 (state); utime and
+    // stime are fields 14 and 15, in clock ticks.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // SAFETY: sysconf only reads a configuration value.
+    let per_sec = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    (per_sec > 0).then(|| ticks as f64 / per_sec as f64)
+}
+
 pub struct EtcdProc {
     pub proc: Proc,
     pub url: String,
@@ -190,5 +203,27 @@ pub async fn start_corekube(binary: &Path, data_dir: &Path, etcd: Option<&str>, 
             return Err(format!("corekube was not ready within 60 s; log:\n{}", tail(&proc.log, 30)));
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_secs_follows_the_cpu_a_process_uses() {
+        let me = std::process::id();
+        let start = cpu_secs(me).expect("this process's CPU time");
+        // Spin until the kernel has counted 50 ms more (a few clock ticks), bounded by time.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut x = 0u64;
+        while cpu_secs(me).unwrap() < start + 0.05 {
+            assert!(Instant::now() < deadline, "50 ms of CPU not counted within 10 s");
+            for i in 0..100_000u64 {
+                x = x.wrapping_mul(31).wrapping_add(i);
+            }
+            std::hint::black_box(x);
+        }
+        assert_eq!(cpu_secs(u32::MAX), None);
     }
 }

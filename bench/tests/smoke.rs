@@ -49,6 +49,9 @@ fn quick_run_measures_every_default_section_against_etcd() {
     for name in ["create configmaps c=1 throughput", "create pods c=64 throughput", "GET pod rv=0 c=16 throughput", "LIST namespace rv=unset c=4 throughput"] {
         assert!(figure(name, "corekube") > 0.0 && figure(name, "etcd") > 0.0, "{name}: no throughput in\n{stdout}");
     }
+    // The benchmark started both servers, so it knows every process's CPU time.
+    let cpu = "create configmaps c=1 CPU per create, all processes";
+    assert!(figure(cpu, "corekube") > 0.0 && figure(cpu, "etcd") > 0.0, "{cpu}: no figure in\n{stdout}");
     let delivered = rows.iter().filter(|r| r["name"].as_str().is_some_and(|n| n.ends_with("events delivered"))).collect::<Vec<_>>();
     assert!(!delivered.is_empty(), "no watch delivery rows in\n{stdout}");
     for r in delivered {

@@ -251,6 +251,7 @@ fn watch_sees_creates_updates_and_deletes() {
         }
     }
     let _ = child.kill();
+    let _ = child.wait();
     assert_eq!(seen, vec!["ADDED w one", "MODIFIED w two", "DELETED w two"]);
 }
 

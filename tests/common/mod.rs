@@ -24,10 +24,11 @@ pub fn free_port() -> u16 {
 /// Spawns a process from a thread that lives as long as the test binary: the parent-death
 /// signal fires when the spawning thread exits, and test threads end after each test.
 fn spawn_owned(mut cmd: Command) -> Child {
-    static SPAWNER: std::sync::OnceLock<std::sync::Mutex<mpsc::Sender<(Command, mpsc::Sender<std::io::Result<Child>>)>>> =
-        std::sync::OnceLock::new();
+    /// A command to spawn, and where to send the spawned child.
+    type SpawnRequest = (Command, mpsc::Sender<std::io::Result<Child>>);
+    static SPAWNER: std::sync::OnceLock<std::sync::Mutex<mpsc::Sender<SpawnRequest>>> = std::sync::OnceLock::new();
     let spawner = SPAWNER.get_or_init(|| {
-        let (tx, rx) = mpsc::channel::<(Command, mpsc::Sender<std::io::Result<Child>>)>();
+        let (tx, rx) = mpsc::channel::<SpawnRequest>();
         std::thread::spawn(move || {
             for (mut cmd, reply) in rx {
                 unsafe {

@@ -333,49 +333,6 @@ async fn read_pages(
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn a_cached_list_body_is_the_list_json_with_its_exact_length() {
-        use http_body_util::BodyExt;
-        let def = corekube_api::registry::find("", "v1", "configmaps").unwrap();
-        let attrs = corekube_storage::labels_only();
-        for n in [0, 1, 3] {
-            let items: Vec<Arc<CachedObject>> = (0..n).map(|i| CachedObject::new(&json!({"metadata": {"name": format!("c{i}")}, "data": {"k": "v"}}), 7, &attrs)).collect();
-            let list = || ListOutput { def, metadata: json!({"resourceVersion": "7"}), items: ListItems::Cached(items.clone()) };
-            let expected = list().to_json();
-            let body = list().into_json_body();
-            assert_eq!(http_body::Body::size_hint(&body).exact(), Some(expected.len() as u64));
-            let got = body.collect().await.unwrap().to_bytes();
-            assert_eq!(got.as_ref(), expected.as_slice(), "{n} items");
-            let parsed: Value = serde_json::from_slice(&got).unwrap();
-            assert_eq!(parsed["items"].as_array().unwrap().len(), n);
-        }
-    }
-
-    #[test]
-    fn continue_tokens_round_trip_and_reject_garbage() {
-        let t = decode_continue(&encode_continue(42, "ns/name")).unwrap();
-        assert_eq!((t.rv, t.start.as_str()), (42, "ns/name"));
-        assert!(decode_continue("!!").is_err());
-        assert!(decode_continue(&base64::engine::general_purpose::STANDARD.encode(b"{}")).is_err());
-    }
-
-    #[test]
-    fn list_option_rules() {
-        let mut p = ListParams { resource_version_match: Some("Exact".into()), ..Default::default() };
-        assert_eq!(validate(&p).unwrap_err().code(), 422);
-        p.resource_version = Some("0".into());
-        assert_eq!(validate(&p).unwrap_err().code(), 422);
-        p.resource_version = Some("5".into());
-        assert!(validate(&p).is_ok());
-        p.resource_version_match = Some("Bogus".into());
-        assert!(validate(&p).is_err());
-    }
-}
-
 /// The body of a list served from the cache: the head, then each item's cached bytes (with a
 /// comma before all but the first), then `]}`.
 struct CachedListBody {
@@ -421,5 +378,48 @@ impl http_body::Body for CachedListBody {
 
     fn size_hint(&self) -> http_body::SizeHint {
         http_body::SizeHint::with_exact(self.remaining)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_cached_list_body_is_the_list_json_with_its_exact_length() {
+        use http_body_util::BodyExt;
+        let def = corekube_api::registry::find("", "v1", "configmaps").unwrap();
+        let attrs = corekube_storage::labels_only();
+        for n in [0, 1, 3] {
+            let items: Vec<Arc<CachedObject>> = (0..n).map(|i| CachedObject::new(&json!({"metadata": {"name": format!("c{i}")}, "data": {"k": "v"}}), 7, &attrs)).collect();
+            let list = || ListOutput { def, metadata: json!({"resourceVersion": "7"}), items: ListItems::Cached(items.clone()) };
+            let expected = list().to_json();
+            let body = list().into_json_body();
+            assert_eq!(http_body::Body::size_hint(&body).exact(), Some(expected.len() as u64));
+            let got = body.collect().await.unwrap().to_bytes();
+            assert_eq!(got.as_ref(), expected.as_slice(), "{n} items");
+            let parsed: Value = serde_json::from_slice(&got).unwrap();
+            assert_eq!(parsed["items"].as_array().unwrap().len(), n);
+        }
+    }
+
+    #[test]
+    fn continue_tokens_round_trip_and_reject_garbage() {
+        let t = decode_continue(&encode_continue(42, "ns/name")).unwrap();
+        assert_eq!((t.rv, t.start.as_str()), (42, "ns/name"));
+        assert!(decode_continue("!!").is_err());
+        assert!(decode_continue(&base64::engine::general_purpose::STANDARD.encode(b"{}")).is_err());
+    }
+
+    #[test]
+    fn list_option_rules() {
+        let mut p = ListParams { resource_version_match: Some("Exact".into()), ..Default::default() };
+        assert_eq!(validate(&p).unwrap_err().code(), 422);
+        p.resource_version = Some("0".into());
+        assert_eq!(validate(&p).unwrap_err().code(), 422);
+        p.resource_version = Some("5".into());
+        assert!(validate(&p).is_ok());
+        p.resource_version_match = Some("Bogus".into());
+        assert!(validate(&p).is_err());
     }
 }

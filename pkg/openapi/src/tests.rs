@@ -384,7 +384,7 @@ fn field(b: &[u8], n: u32) -> Vec<Vec<u8>> {
     fields(b).into_iter().filter(|f| f.0 == n).map(|f| f.2).collect()
 }
 
-fn named<'a>(entries: &'a [Vec<u8>], name: &str) -> Vec<u8> {
+fn named(entries: &[Vec<u8>], name: &str) -> Vec<u8> {
     entries.iter().find(|e| field(e, 1).first().map(|n| n.as_slice()) == Some(name.as_bytes())).map(|e| field(e, 2).remove(0)).unwrap_or_else(|| panic!("no entry {name}"))
 }
 

@@ -127,9 +127,12 @@ mod tests {
         Ok(out)
     }
 
+    /// (bytes, the fields read from them)
+    type Case<'a> = (&'a [u8], Vec<(u32, WireValue<'a>)>);
+
     #[test]
     fn reads_each_wire_type() {
-        let cases: &[(&[u8], Vec<(u32, WireValue)>)] = &[
+        let cases: &[Case] = &[
             (&[], vec![]),
             (&[0x08, 0x96, 0x01], vec![(1, WireValue::Varint(150))]),
             (&[0x12, 0x02, b'h', b'i'], vec![(2, WireValue::Bytes(b"hi"))]),

@@ -675,10 +675,15 @@ mod tests {
         );
     }
 
+    /// (selector, labels, matches?)
+    type MatchCase<'a> = (&'a str, Vec<(&'a str, &'a str)>, bool);
+
+    /// (matchLabels, matchExpressions, the canonical text or the error)
+    type Metav1Case<'a, T> = (Vec<(&'a str, &'a str)>, Vec<metav1::LabelSelectorRequirement>, T);
+
     #[test]
     fn matching() {
-        // (selector, labels, matches?)
-        let cases: Vec<(&str, Vec<(&str, &str)>, bool)> = vec![
+        let cases: Vec<MatchCase> = vec![
             ("", vec![], true),
             ("", vec![("a", "b")], true),
             ("x=a", vec![("x", "a")], true),
@@ -766,8 +771,7 @@ mod tests {
 
     #[test]
     fn from_metav1_successes() {
-        // (matchLabels, matchExpressions, canonical text)
-        let cases: Vec<(Vec<(&str, &str)>, Vec<metav1::LabelSelectorRequirement>, &str)> = vec![
+        let cases: Vec<Metav1Case<&str>> = vec![
             (vec![], vec![], ""),
             (vec![("b", "2"), ("a", "1")], vec![], "a=1,b=2"),
             (vec![("a", "")], vec![], "a="),
@@ -815,7 +819,7 @@ mod tests {
 
     #[test]
     fn from_metav1_failures() {
-        let cases: Vec<(Vec<(&str, &str)>, Vec<metav1::LabelSelectorRequirement>, String)> = vec![
+        let cases: Vec<Metav1Case<String>> = vec![
             (
                 vec![],
                 vec![requirement("a", "Equals", Some(&["b"]))],

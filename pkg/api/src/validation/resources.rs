@@ -174,10 +174,13 @@ mod tests {
         validate_requirements(Some(&list(limits)), Some(&list(requests)), &p).iter().map(|e| e.to_string()).collect()
     }
 
+    /// (limits, requests, the errors)
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a [(&'a str, &'a str)], Vec<String>);
+
     #[test]
     fn requirement_cases() {
         let r = "spec.containers[0].resources";
-        let cases: Vec<(&[(&str, &str)], &[(&str, &str)], Vec<String>)> = vec![
+        let cases: Vec<Case> = vec![
             (&[("cpu", "1"), ("memory", "1Gi")], &[("cpu", "500m"), ("memory", "512Mi")], vec![]),
             (
                 &[("cpu", "1")],

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::api::MERGE_PATCH;
 use crate::create::{create_corekube, create_etcd, notes, Batch};
-use crate::load::paced;
+use crate::load::{half_period_later, paced};
 use crate::objects;
 use crate::report::{emit, Row, Target};
 use crate::Env;
@@ -48,14 +48,7 @@ pub async fn run(env: &mut Env, rows: &mut Vec<Row>) -> Result<(), String> {
         let body = serde_json::to_vec(&json!({"data": {"revision": i.to_string()}})).unwrap();
         async move { api.ok(Method::PATCH, &path, Some(MERGE_PATCH), body).await.map(|_| ()) }
     });
-    // The etcd load starts half a period later, so that the two sides' writes interleave
-    // instead of arriving together.
-    let half_period = Duration::from_secs_f64(0.5 / c.churn_rate.max(0.001));
-    let etcd_load = async move {
-        tokio::time::sleep(half_period).await;
-        etcd_load.await
-    };
-    let (k, e) = tokio::join!(corekube_load, etcd_load);
+    let (k, e) = tokio::join!(corekube_load, half_period_later(c.churn_rate, etcd_load));
 
     let label = format!("churn {}/s for {} s", c.churn_rate, c.churn_secs);
     emit(rows, Row::new("churn", format!("{label} p99"), "ms", Some(k.p99()), Some(e.p99())).target(Target::AtMost(25.0)).note(notes(&k, &e)));

@@ -101,8 +101,9 @@ pub fn notes(k: &Summary, e: &Summary) -> String {
 /// this did not measurably narrow the ratios' spread; the row's note shows each round's ratio.
 const ROUNDS: usize = 3;
 
-/// CPU seconds used by each of the three processes that share the machine's cores (None where
-/// a process is not known, e.g. a given server without `--server-pid`).
+/// CPU time of each of the three processes that share the machine's cores: seconds used, or
+/// microseconds per operation (`per_op_us`). None where a process is not known, e.g. a given
+/// server without `--server-pid`.
 #[derive(Debug, Clone, Copy)]
 struct CpuTimes {
     corekube: Option<f64>,
@@ -133,30 +134,24 @@ impl CpuTimes {
         add(&mut total.client, self.client, start.client);
     }
 
-    /// Microseconds per operation of each process, and of the three together.
-    fn per_op_us(&self, ops: usize) -> CpuPerOp {
+    /// Microseconds per operation of each process.
+    fn per_op_us(&self, ops: usize) -> CpuTimes {
         let us = |secs: Option<f64>| secs.filter(|_| ops > 0).map(|s| s * 1e6 / ops as f64);
-        let (corekube, etcd, client) = (us(self.corekube), us(self.etcd), us(self.client));
-        let all = corekube.zip(etcd).zip(client).map(|((k, e), c)| k + e + c);
-        CpuPerOp { corekube, etcd, client, all }
+        CpuTimes { corekube: us(self.corekube), etcd: us(self.etcd), client: us(self.client) }
     }
-}
 
-struct CpuPerOp {
-    corekube: Option<f64>,
-    etcd: Option<f64>,
-    client: Option<f64>,
-    all: Option<f64>,
-}
+    /// The three processes together, when all three are known.
+    fn all(&self) -> Option<f64> {
+        Some(self.corekube? + self.etcd? + self.client?)
+    }
 
-impl CpuPerOp {
     fn text(&self) -> String {
         let f = |x: Option<f64>| x.map(|v| format!("{v:.0}")).unwrap_or_else(|| "?".into());
         format!("corekube {} + etcd {} + client {}", f(self.corekube), f(self.etcd), f(self.client))
     }
 
-    fn to_json(&self) -> serde_json::Value {
-        json!({"corekube": self.corekube, "etcd": self.etcd, "client": self.client, "all": self.all})
+    fn to_json(self) -> serde_json::Value {
+        json!({"corekube": self.corekube, "etcd": self.etcd, "client": self.client, "all": self.all()})
     }
 }
 
@@ -212,7 +207,7 @@ pub async fn run(env: &mut Env, rows: &mut Vec<Row>) -> Result<(), String> {
             // over its CPU per create.
             let (k_per_op, e_per_op) = (k_cpu.per_op_us(k.ok), e_cpu.per_op_us(e.ok));
             let cpu_note = format!("corekube side: {}; etcd side: {}", k_per_op.text(), e_per_op.text());
-            emit(rows, Row::new("create", format!("{label} CPU per create, all processes"), "µs", k_per_op.all, e_per_op.all).note(cpu_note));
+            emit(rows, Row::new("create", format!("{label} CPU per create, all processes"), "µs", k_per_op.all(), e_per_op.all()).note(cpu_note));
             details.insert(
                 format!("{resource}_c{clients}"),
                 json!({
@@ -240,13 +235,13 @@ mod tests {
         at(1.0, 2.0, 0.5).add_since(at(0.5, 1.0, 0.25), &mut total);
         at(3.0, 4.0, 1.0).add_since(at(2.5, 3.0, 0.75), &mut total);
         let per_op = total.per_op_us(1000);
-        assert_eq!((per_op.corekube, per_op.etcd, per_op.client, per_op.all), (Some(1000.0), Some(2000.0), Some(500.0), Some(3500.0)));
+        assert_eq!((per_op.corekube, per_op.etcd, per_op.client, per_op.all()), (Some(1000.0), Some(2000.0), Some(500.0), Some(3500.0)));
         assert_eq!(per_op.text(), "corekube 1000 + etcd 2000 + client 500");
 
         // A process not known in one round (no pid) stays unknown, and so does the sum.
         CpuTimes { corekube: None, ..at(4.0, 5.0, 2.0) }.add_since(at(3.0, 4.0, 1.0), &mut total);
         let per_op = total.per_op_us(1000);
-        assert_eq!((per_op.corekube, per_op.all), (None, None));
+        assert_eq!((per_op.corekube, per_op.all()), (None, None));
         assert_eq!(per_op.etcd, Some(3000.0));
         assert_eq!(per_op.text(), "corekube ? + etcd 3000 + client 1500");
     }

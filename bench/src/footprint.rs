@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::create::{create_corekube, note, Batch};
-use crate::procs::{rss_bytes, start_corekube, start_etcd};
+use crate::procs::{proc_stat, rss_bytes, start_corekube, start_etcd};
 use crate::APISERVER_ONLY;
 use crate::report::{emit, Row, Target};
 use crate::Env;
@@ -24,10 +24,8 @@ const OPENAPI_PATHS: [&str; 3] = ["/openapi/v3", "/openapi/v3/api/v1", "/openapi
 fn etcd_child(pid: u32) -> Option<u32> {
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
         let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else { continue };
-        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else { continue };
-        let comm = &stat[open + 1..close];
-        let ppid = stat[close + 1..].split_whitespace().nth(1).and_then(|s| s.parse::<u32>().ok());
+        let Some((comm, fields)) = proc_stat(child) else { continue };
+        let ppid = fields.get(1).and_then(|s| s.parse::<u32>().ok());
         if ppid == Some(pid) && comm.contains("etcd") {
             return Some(child);
         }

@@ -177,6 +177,13 @@ where
 
 /// op(i) started `rate` times a second for `duration` (at most `count` times), each in its own
 /// task so a slow one does not delay the next; at most 256 in flight.
+/// Runs `load` half a period of `rate` late: started beside another load at the same rate,
+/// the two sides' operations then interleave instead of arriving together.
+pub async fn half_period_later<F: Future>(rate: f64, load: F) -> F::Output {
+    tokio::time::sleep(Duration::from_secs_f64(0.5 / rate.max(0.001))).await;
+    load.await
+}
+
 pub async fn paced<F, Fut>(rate: f64, duration: Duration, count: usize, op: F) -> Summary
 where
     F: Fn(usize) -> Fut + Send + Sync + 'static,

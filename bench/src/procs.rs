@@ -101,13 +101,20 @@ pub fn rss_bytes(pid: u32) -> Option<u64> {
     Some(kb * 1024)
 }
 
+/// A process's command name and the fields of `/proc/PID/stat` after it: `fields[0]` is field 3
+/// (state), `fields[1]` the parent's pid, `fields[11]` and `fields[12]` utime and stime.
+pub fn proc_stat(pid: u32) -> Option<(String, Vec<String>)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name is parenthesized and may itself contain spaces or parentheses.
+    let (head, rest) = stat.rsplit_once(')')?;
+    let comm = head.split_once('(')?.1.to_string();
+    Some((comm, rest.split_whitespace().map(str::to_string).collect()))
+}
+
 /// CPU time in seconds (user and system, every thread's, exited threads included) a process
 /// has used so far.
 pub fn cpu_secs(pid: u32) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The fields after the parenthesized command name start at field 3 (state); utime and
-    // stime are fields 14 and 15, in clock ticks.
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let (_, fields) = proc_stat(pid)?;
     let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
     // SAFETY: sysconf only reads a configuration value.
     let per_sec = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };

@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 
 use crate::api::MERGE_PATCH;
 use crate::create::{create_corekube, create_etcd, notes, Batch};
-use crate::load::{now_ns, paced, Summary};
+use crate::load::{half_period_later, now_ns, paced, Summary};
 use crate::objects::{sent_ns, SENT_ANNOTATION};
 use crate::procs::rss_bytes;
 use crate::report::{emit, Row, Target};
@@ -337,13 +337,7 @@ pub async fn run(env: &mut Env, rows: &mut Vec<Row>) -> Result<(), String> {
     let mut details = serde_json::Map::new();
     for &n in &c.watchers {
         let (k, e) = if n as f64 * c.watch_rate <= SIDE_BY_SIDE_EVENTS_PER_SEC {
-            // The etcd side starts half an update period later, so that the two writers'
-            // updates interleave instead of arriving together.
-            let half_period = Duration::from_secs_f64(0.5 / c.watch_rate.max(0.001));
-            let etcd_side = async {
-                tokio::time::sleep(half_period).await;
-                etcd_round(env, &prefix, &templates, n).await
-            };
+            let etcd_side = half_period_later(c.watch_rate, etcd_round(env, &prefix, &templates, n));
             let (k, e) = tokio::join!(corekube_round(env, &ns, n, Transport::Http2Shared), etcd_side);
             (k?, e?)
         } else {

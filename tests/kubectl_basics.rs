@@ -310,6 +310,41 @@ fn finalizers_hold_deletion_until_removed() {
 }
 
 #[test]
+fn graceful_pod_deletion_survives_updates_until_deleted_with_grace_zero() {
+    let c = shared();
+    let ns = namespace(c, "graceful");
+    c.ok_stdin(
+        &["create", "--validate=false", "-n", &ns, "-f", "-"],
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: slow\nspec:\n  nodeName: some-node\n  containers:\n  - name: c\n    image: busybox:1.35\n",
+    );
+    c.ok(&["delete", "-n", &ns, "pod/slow", "--grace-period=30", "--wait=false"]);
+    let deletion = || c.ok(&["get", "-n", &ns, "pod/slow", "-o", "jsonpath={.metadata.deletionTimestamp}/{.metadata.deletionGracePeriodSeconds}"]);
+    let marked = deletion();
+    assert!(marked.ends_with("/30") && marked.len() > 4, "{marked}");
+    // The kubelet's status writes and anyone's label changes during the grace period are
+    // ordinary updates: the pod stays, still marked for deletion.
+    c.ok(&["patch", "-n", &ns, "pod/slow", "--subresource=status", "--type=merge", "-p", r#"{"status":{"phase":"Running"}}"#]);
+    c.ok(&["label", "-n", &ns, "pod/slow", "stage=stopping"]);
+    assert_eq!(deletion(), marked);
+    assert_eq!(c.ok(&["get", "-n", &ns, "pod/slow", "-o", "jsonpath={.status.phase}/{.metadata.labels.stage}"]), "Running/stopping");
+    // The kubelet ends it with grace 0.
+    c.ok(&["delete", "-n", &ns, "pod/slow", "--grace-period=0", "--force"]);
+    let err = c.fails(&["get", "-n", &ns, "pod/slow"]);
+    assert!(err.contains("NotFound"), "{err}");
+
+    // Removing the last finalizer of an object deleted without grace completes its deletion.
+    c.ok_stdin(
+        &["create", "--validate=false", "-n", &ns, "-f", "-"],
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: held\n  finalizers: [\"example.com/hold\"]\nspec:\n  containers:\n  - name: c\n    image: busybox:1.35\n",
+    );
+    c.ok(&["delete", "-n", &ns, "pod/held", "--wait=false"]);
+    c.ok(&["label", "-n", &ns, "pod/held", "still=here"]);
+    c.ok(&["patch", "-n", &ns, "pod/held", "--type=json", "-p", r#"[{"op":"remove","path":"/metadata/finalizers/0"}]"#]);
+    let err = c.fails(&["get", "-n", &ns, "pod/held"]);
+    assert!(err.contains("NotFound"), "{err}");
+}
+
+#[test]
 fn namespace_deletion_marks_terminating_and_blocks_new_content() {
     let c = shared();
     let ns = namespace(c, "doomed");

@@ -2,7 +2,7 @@
 
 mod common;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::{example, wait_until, Cluster};
 
@@ -134,4 +134,35 @@ fn managed_etcd_dying_stops_corekube_with_an_error() {
     let status = c.try_wait().unwrap();
     assert!(!status.success(), "corekube must fail when its etcd dies");
     assert!(c.log().contains("managed etcd exited unexpectedly"), "{}", c.log());
+}
+
+#[test]
+fn start_up_steps_wait_for_etcd_however_long_it_takes() {
+    let mut c = Cluster::start_with_etcd_down();
+    let readyz = |c: &Cluster| {
+        let out = c.kubectl(&["get", "--raw", "/readyz?verbose"]);
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr)
+    };
+    // Longer than any step used to wait before reporting itself done (60 s for the caches,
+    // about 30 s for the system namespaces): the steps keep failing, and keep trying.
+    let etcd_back = Instant::now() + Duration::from_secs(65);
+    let mut answered = 0;
+    while Instant::now() < etcd_back {
+        let text = readyz(&c);
+        if text.contains("[+]ping ok") {
+            answered += 1;
+            assert!(text.contains("[-]poststarthook/start-watch-cache failed"), "{text}");
+            assert!(text.contains("[-]poststarthook/bootstrap-namespaces failed"), "{text}");
+        }
+        std::thread::sleep(Duration::from_secs(3));
+    }
+    assert!(answered > 5, "the API server did not answer /readyz while etcd was down:\n{}", c.log());
+    c.etcd.as_mut().unwrap().restart();
+    c.wait_ready();
+    let text = readyz(&c);
+    assert!(text.contains("[+]poststarthook/bootstrap-namespaces ok"), "{text}");
+    let out = c.ok(&["get", "namespaces", "-o", "name"]);
+    for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+        assert!(out.contains(&format!("namespace/{ns}\n")), "{out}");
+    }
 }

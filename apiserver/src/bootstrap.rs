@@ -13,18 +13,24 @@ const APISERVER_MANAGER: &str = "kube-apiserver";
 
 pub const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
 
-/// Creates a cluster-scoped object unless it exists, retrying (bounded) while etcd is
-/// unreachable.
+/// The longest wait between two tries at a bootstrap object.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
+
+/// Creates a cluster-scoped object unless it exists, trying again (every few seconds at
+/// most) for as long as it takes, as upstream's post-start hooks do: the caller reports the
+/// step done only once it really is.
 async fn ensure(state: &AppState, def: &'static ResourceDef, obj: Value) {
     let scope = Scope { def, namespace: None };
     let obj = (def.codec)(obj).expect("a bootstrap literal decodes").value;
     let name = corekube_api::meta::name(&obj).to_string();
-    for attempt in 0..60 {
+    let mut delay = Duration::from_millis(250);
+    for attempt in 1.. {
         match store::create(state, &scope, obj.clone(), false, Some(APISERVER_MANAGER)).await {
             Ok(_) | Err(ApiError::AlreadyExists { .. }) => return,
             Err(e) => {
-                tracing::warn!(kind = def.kind, name, attempt, error = %e, "cannot create bootstrap object yet");
-                tokio::time::sleep(Duration::from_millis(500)).await;
+                tracing::warn!(kind = def.kind, name, attempt, error = %e, "cannot create bootstrap object yet; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(MAX_RETRY_DELAY);
             }
         }
     }

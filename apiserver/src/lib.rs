@@ -64,11 +64,15 @@ pub async fn run(config: Config, health: Health, shutdown: CancellationToken) ->
     let listener = server::bind(config.listen).await?;
     tracing::info!(address = %config.listen, "serving the Kubernetes API over HTTPS");
 
-    // Start-up steps, each reported as a health check once done.
+    // Start-up steps, each reported as a health check once done. As upstream's post-start
+    // hooks, each keeps trying until it succeeds (or the server stops): `/readyz` fails the
+    // step until then, and never reports done a step that gave up.
     let startup = {
         let state = state.clone();
         async move {
-            state.wait_caches_synced(Duration::from_secs(60)).await;
+            while !state.wait_caches_synced(Duration::from_secs(60)).await {
+                tracing::warn!("the watch caches have not synced with etcd after 60 s; still waiting");
+            }
             state.health().mark_done("poststarthook/start-watch-cache");
             bootstrap::ensure_system_namespaces(&state).await;
             state.health().mark_done("poststarthook/bootstrap-namespaces");
@@ -76,7 +80,10 @@ pub async fn run(config: Config, health: Health, shutdown: CancellationToken) ->
             state.health().mark_done("poststarthook/scheduling/bootstrap-system-priority-classes");
         }
     };
-    tokio::spawn(startup);
+    let stopped = shutdown.clone();
+    tokio::spawn(async move {
+        tokio::select! { _ = stopped.cancelled() => {}, _ = startup => {} }
+    });
     if !config.compaction_interval.is_zero() {
         tokio::spawn(compaction::run(state.clone(), config.compaction_interval, shutdown.clone()));
     }

@@ -135,7 +135,22 @@ impl Cluster {
         Self::start_with(true, extra)
     }
 
+    /// corekube started while its (external) etcd is down, not waited for: the test starts
+    /// the etcd with `etcd.as_mut().unwrap().restart()` when it likes.
+    pub fn start_with_etcd_down() -> Cluster {
+        let mut c = Self::prepare(true, &[]);
+        c.etcd.as_mut().unwrap().stop();
+        c.spawn();
+        c
+    }
+
     fn start_with(external: bool, extra: &[&str]) -> Cluster {
+        let mut c = Self::prepare(external, extra);
+        c.launch();
+        c
+    }
+
+    fn prepare(external: bool, extra: &[&str]) -> Cluster {
         require("kubectl", "kubectl (Google Cloud SDK)");
         require("etcd", "etcd-server");
         let dir = tempfile::Builder::new().prefix("corekube-test").tempdir().unwrap();
@@ -145,12 +160,15 @@ impl Cluster {
             extra_args.push("--etcd-servers".into());
             extra_args.push(e.url());
         }
-        let mut c = Cluster { dir, port: free_port(), etcd, child: None, extra_args };
-        c.launch();
-        c
+        Cluster { dir, port: free_port(), etcd, child: None, extra_args }
     }
 
     fn launch(&mut self) {
+        self.spawn();
+        self.wait_ready();
+    }
+
+    fn spawn(&mut self) {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("corekube.log")).unwrap();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_corekube"));
         cmd.args(["server", "--data-dir"])
@@ -160,7 +178,6 @@ impl Cluster {
             .stdout(log.try_clone().unwrap())
             .stderr(log);
         self.child = Some(spawn_owned(cmd));
-        self.wait_ready();
     }
 
     pub fn wait_ready(&self) {

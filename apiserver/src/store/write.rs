@@ -149,16 +149,14 @@ where
             }
         };
         let planned = plan_update(scope, name, subresource, dry_run, manager, &compute, old);
-        let (new, old_rv, has_precondition) = match planned {
-            Ok(Planned::Write { new, old_rv, has_precondition }) => (new, old_rv, has_precondition),
+        let (new, old_rv, has_precondition, completes_deletion) = match planned {
+            Ok(Planned::Write { new, old_rv, has_precondition, completes_deletion }) => (new, old_rv, has_precondition, completes_deletion),
             Ok(Planned::Answer(obj)) if current => return Ok(registry::to_served(scope.def, obj)),
             Err(e) if current => return Err(e),
             // Decided from a stale copy: decide again from etcd's.
             Ok(_) | Err(_) => continue,
         };
-        // Removing the last finalizer of an object being deleted completes the deletion.
-        let finishing = meta::deletion_timestamp(&new).is_some() && meta::finalizers(&new).is_empty() && is_finalizer_done(scope, &new);
-        let result = if finishing {
+        let result = if completes_deletion {
             state.store().delete(&key, Some(old_rv)).await.map(|(_, rev)| {
                 let mut gone = new.clone();
                 meta::set(&mut gone, "resourceVersion", rev.to_string().into());
@@ -178,8 +176,9 @@ where
 
 /// What an update will do, decided from one copy of the current object.
 enum Planned {
-    /// Store `new` if the object is still at `old_rv`.
-    Write { new: Value, old_rv: i64, has_precondition: bool },
+    /// Store `new` if the object is still at `old_rv`; or, when `completes_deletion`, delete
+    /// the object if it is still at `old_rv`.
+    Write { new: Value, old_rv: i64, has_precondition: bool, completes_deletion: bool },
     /// Nothing to store, and the object to answer with: the current one when the write changes
     /// nothing (not even the resourceVersion), or what a dry run would have stored.
     Answer(Value),
@@ -226,12 +225,26 @@ where
     if dry_run {
         return Ok(Planned::Answer(new));
     }
-    Ok(Planned::Write { new, old_rv, has_precondition: precondition.is_some() })
+    let completes_deletion = deletes_during_update(scope, &old, &new);
+    Ok(Planned::Write { new, old_rv, has_precondition: precondition.is_some(), completes_deletion })
+}
+
+/// Whether storing `new` over `old` completes a deletion instead, as upstream's
+/// `ShouldDeleteDuringUpdate`: an update that leaves no finalizers on an object already marked
+/// for deletion with no grace period left. Any other update of an object being deleted is
+/// stored as usual: a pod in its graceful termination keeps its deletionTimestamp through
+/// status writes and label changes until its kubelet deletes it with grace 0.
+fn deletes_during_update(scope: &Scope, old: &Value, new: &Value) -> bool {
+    let grace = meta::meta(old).and_then(|m| m.get("deletionGracePeriodSeconds")).and_then(|g| g.as_i64());
+    meta::deletion_timestamp(old).is_some()
+        && grace.unwrap_or(0) == 0
+        && meta::finalizers(new).is_empty()
+        && spec_finalizers_done(scope, new)
 }
 
 /// A namespace still waiting for its contents to be removed (spec.finalizers) is not done
-/// even when metadata.finalizers is empty.
-fn is_finalizer_done(scope: &Scope, obj: &Value) -> bool {
+/// even when metadata.finalizers is empty (upstream's `ShouldDeleteNamespaceDuringUpdate`).
+fn spec_finalizers_done(scope: &Scope, obj: &Value) -> bool {
     if scope.def.storage_def().kind == "Namespace" {
         return obj.pointer("/spec/finalizers").and_then(|f| f.as_array()).map(|f| f.is_empty()).unwrap_or(true);
     }

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use etcd_client::{EventType as EtcdEventType, WatchOptions, WatchResponse};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use crate::cached::{labels_only, AttrsFn, CachedObject};
@@ -68,6 +68,8 @@ pub struct WatchStream {
     live: mpsc::Receiver<Result<Arc<Event>, StorageError>>,
     /// The history watch's pump task, if this watch reads etcd directly.
     pump: Option<tokio::task::JoinHandle<()>>,
+    /// The cacher's permit for that history watch, given back as soon as the stream is dropped.
+    _history_permit: Option<OwnedSemaphorePermit>,
 }
 
 impl WatchStream {
@@ -130,6 +132,8 @@ pub struct Cacher {
     ring_capacity: usize,
     watcher_buffer: usize,
     attrs: AttrsFn,
+    /// One permit per watch served from etcd's history (each is its own etcd watch and task).
+    history_watches: Arc<Semaphore>,
 }
 
 /// How long a watch waits for the cacher's initial list.
@@ -144,11 +148,20 @@ pub struct CacherConfig {
     pub progress_interval: Duration,
     /// What selectors read from each object (labels, the resource's field labels).
     pub attrs: AttrsFn,
+    /// How many watches from before the cache's window may read etcd's history at once; a
+    /// further one gets upstream's 410 "too old resource version" and relists.
+    pub max_history_watches: usize,
 }
 
 impl Default for CacherConfig {
     fn default() -> Self {
-        CacherConfig { ring_capacity: 4096, watcher_buffer: 1024, progress_interval: Duration::from_secs(10), attrs: labels_only() }
+        CacherConfig {
+            ring_capacity: 4096,
+            watcher_buffer: 1024,
+            progress_interval: Duration::from_secs(10),
+            attrs: labels_only(),
+            max_history_watches: 32,
+        }
     }
 }
 
@@ -167,6 +180,7 @@ impl Cacher {
             ring_capacity: config.ring_capacity,
             watcher_buffer: config.watcher_buffer,
             attrs: config.attrs.clone(),
+            history_watches: Arc::new(Semaphore::new(config.max_history_watches)),
         };
         let runner = cacher.clone();
         tokio::spawn(async move { runner.run(rev_tx, progress_rx, config.progress_interval, cancel).await });
@@ -240,18 +254,25 @@ impl Cacher {
                     .collect();
                 let after = st.last_rev;
                 st.slots.push(Slot { prefix: prefix.to_string(), after, tx });
-                Ok(WatchStream { start_revision: after, initial, live: rx, pump: None })
+                Ok(WatchStream { start_revision: after, initial, live: rx, pump: None, _history_permit: None })
             }
             WatchStart::After(rev) if st.synced && rev >= st.window_start => {
                 let initial = st.ring.iter().filter(|e| e.revision > rev && e.key.starts_with(prefix)).cloned().collect();
                 let after = rev.max(st.last_rev);
                 st.slots.push(Slot { prefix: prefix.to_string(), after, tx });
-                Ok(WatchStream { start_revision: rev, initial, live: rx, pump: None })
+                Ok(WatchStream { start_revision: rev, initial, live: rx, pump: None, _history_permit: None })
             }
             WatchStart::After(rev) => {
+                let oldest_cached = st.window_start;
                 drop(st);
+                let Ok(permit) = self.history_watches.clone().try_acquire_owned() else {
+                    // As upstream's cacher answers every watch from before its window: an
+                    // ERROR event in the stream, and the client relists.
+                    let _ = tx.try_send(Err(StorageError::Compacted { requested: rev, compacted: oldest_cached }));
+                    return Ok(WatchStream { start_revision: rev, initial: VecDeque::new(), live: rx, pump: None, _history_permit: None });
+                };
                 let pump = tokio::spawn(pump_history(self.store.clone(), prefix.to_string(), rev, tx, self.attrs.clone()));
-                Ok(WatchStream { start_revision: rev, initial: VecDeque::new(), live: rx, pump: Some(pump) })
+                Ok(WatchStream { start_revision: rev, initial: VecDeque::new(), live: rx, pump: Some(pump), _history_permit: Some(permit) })
             }
         }
     }
@@ -319,8 +340,18 @@ impl Cacher {
                                 need_list = true;
                                 break;
                             }
-                            if let Some(rev) = self.apply(resp) {
-                                rev_tx.send_replace(rev);
+                            match self.apply(resp) {
+                                Ok(Some(rev)) => { rev_tx.send_replace(rev); }
+                                Ok(None) => {}
+                                Err(Undecodable { key, revision }) => {
+                                    // The cache would silently differ from etcd from here on:
+                                    // start over from a list, as upstream's cacher does when
+                                    // its watch reports an error.
+                                    tracing::error!(resource = %self.resource, key, revision, "cacher cannot decode a watch event; relisting");
+                                    self.close_all();
+                                    need_list = true;
+                                    break;
+                                }
                             }
                         }
                         Ok(None) | Err(_) => {
@@ -370,18 +401,24 @@ impl Cacher {
     }
 
     /// Applies one etcd watch response; returns the new last revision if it moved.
-    fn apply(&self, resp: WatchResponse) -> Option<i64> {
+    ///
+    /// Only a progress notification (no events) moves the cache to its header's revision. A
+    /// response with events moves it to its last event's revision: while etcd is catching a
+    /// watcher up it sends history in batches of at most 1,000 revisions, each with the
+    /// header at etcd's current revision, so events below that header are still to come.
+    /// The response that confirms the watch's creation says nothing about history either.
+    fn apply(&self, resp: WatchResponse) -> Result<Option<i64>, Undecodable> {
         let header_rev = resp.header().map(|h| h.revision()).unwrap_or(0);
         let mut st = self.state.lock().unwrap();
         if resp.events().is_empty() {
-            // A progress notification: nothing under our prefix changed up to header_rev.
-            if header_rev > st.last_rev {
-                st.last_rev = header_rev;
-                let bookmark = Arc::new(Event::new(EventType::Bookmark, String::new(), CachedObject::empty(), None, header_rev));
-                dispatch(&mut st, &bookmark);
-                return Some(header_rev);
+            if resp.created() || header_rev <= st.last_rev {
+                return Ok(None);
             }
-            return None;
+            // A progress notification: nothing under our prefix changed up to header_rev.
+            st.last_rev = header_rev;
+            let bookmark = Arc::new(Event::new(EventType::Bookmark, String::new(), CachedObject::empty(), None, header_rev));
+            dispatch(&mut st, &bookmark);
+            return Ok(Some(header_rev));
         }
         for ev in resp.events() {
             let key = ev.kv().map(|kv| String::from_utf8_lossy(kv.key()).into_owned()).unwrap_or_default();
@@ -391,7 +428,10 @@ impl Cacher {
                 EtcdEventType::Delete => st.objects.remove(&key),
                 EtcdEventType::Put => st.objects.get(&key).cloned(),
             };
-            let Some(event) = to_event(ev, cached, &self.attrs) else { continue };
+            let Some(event) = to_event(ev, cached, &self.attrs) else {
+                let revision = ev.kv().map(|kv| kv.mod_revision()).unwrap_or(header_rev);
+                return Err(Undecodable { key, revision });
+            };
             if event.kind != EventType::Deleted {
                 st.objects.insert(event.key.clone(), event.object.clone());
             }
@@ -405,15 +445,20 @@ impl Cacher {
             st.last_rev = event.revision;
             dispatch(&mut st, &event);
         }
-        if header_rev > st.last_rev {
-            st.last_rev = header_rev;
-        }
-        Some(st.last_rev)
+        Ok(Some(st.last_rev))
     }
 
     fn close_all(&self) {
         self.state.lock().unwrap().slots.clear();
     }
+}
+
+/// A watch event the cache could not turn into an object: bad bytes in etcd, or a deletion of
+/// a key the cache never had.
+#[derive(Debug)]
+struct Undecodable {
+    key: String,
+    revision: i64,
 }
 
 /// Sends an event to every interested watcher; a watcher that cannot take it is closed.
@@ -453,7 +498,15 @@ async fn pump_history(store: Store, prefix: String, after: i64, tx: mpsc::Sender
             return;
         }
         for ev in resp.events() {
-            let Some(event) = to_event(ev, None, &attrs) else { continue };
+            let Some(event) = to_event(ev, None, &attrs) else {
+                // Never skip past a change: the client gets an error and starts over.
+                let key = ev.kv().map(|kv| String::from_utf8_lossy(kv.key()).into_owned()).unwrap_or_default();
+                let revision = ev.kv().map(|kv| kv.mod_revision()).unwrap_or(0);
+                tracing::error!(key, revision, "history watch cannot decode an event; ending the watch");
+                let detail = format!("the watch event at revision {revision} cannot be decoded");
+                let _ = tx.send(Err(StorageError::Corrupt { key, detail })).await;
+                return;
+            };
             if tx.send(Ok(Arc::new(event))).await.is_err() {
                 return;
             }

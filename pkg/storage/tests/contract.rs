@@ -214,3 +214,153 @@ async fn a_call_to_an_etcd_that_stopped_answering_fails_within_the_keepalive_bou
     assert!(waited <= Duration::from_secs(16), "the call ended after {waited:?}");
     wait_answering(&s).await;
 }
+
+/// A loopback TCP proxy in front of etcd that the test can cut: while cut, it closes every
+/// connection, open or new, so whoever connects through it loses etcd until it is restored.
+struct CuttableProxy {
+    url: String,
+    cut: tokio::sync::watch::Sender<bool>,
+}
+
+impl CuttableProxy {
+    async fn start(etcd_url: &str) -> CuttableProxy {
+        let target = etcd_url.trim_start_matches("http://").to_string();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (cut, cut_rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if *cut_rx.borrow() {
+                    continue;
+                }
+                let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await else { continue };
+                let mut cut_rx = cut_rx.clone();
+                tokio::spawn(async move {
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cut_rx.wait_for(|c| *c) => {}
+                    }
+                });
+            }
+        });
+        CuttableProxy { url, cut }
+    }
+
+    fn set_cut(&self, cut: bool) {
+        self.cut.send_replace(cut);
+    }
+}
+
+#[tokio::test]
+async fn a_resumed_watch_moves_the_cache_only_as_far_as_the_events_it_applied() {
+    let (e, s) = etcd().await;
+    let proxy = CuttableProxy::start(&e.url).await;
+    let through_proxy = Store::connect(std::slice::from_ref(&proxy.url)).await.unwrap();
+    let cancel = CancellationToken::new();
+    // Room for every event the test reads, so a slow reader is not what closes the watch.
+    let config = CacherConfig { progress_interval: Duration::from_secs(60), watcher_buffer: 4096, ..Default::default() };
+    let cacher = Cacher::start(through_proxy, "things", config, cancel.clone());
+    let prefix = collection_prefix("things", None);
+    let first = s.create(&object_key("things", Some("ns"), "o"), obj("o", 0)).await.unwrap();
+    assert!(cacher.wait_for_revision(rv(&first), Duration::from_secs(20)).await);
+    let mut watcher = cacher.watch(&prefix, WatchStart::After(rv(&first))).await.unwrap();
+
+    // The cache loses etcd while 3,000 revisions are written: when it resumes, etcd catches
+    // its watch up in batches of at most 1,000 revisions, each with etcd's current revision in
+    // the header.
+    proxy.set_cut(true);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let key = object_key("things", Some("ns"), "o");
+    let mut current = rv(&first);
+    for v in 1..=3000 {
+        current = rv(&s.update(&key, obj("o", v), current).await.unwrap());
+    }
+    proxy.set_cut(false);
+
+    // Every revision the cache reports having reached includes every event up to it: the
+    // watcher sees the 3,000 updates in order, and no bookmark ahead of an event still to come.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut seen = 0;
+    let mut highest_bookmark = 0;
+    while seen < 3000 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let e = tokio::time::timeout(left, watcher.next()).await.expect("every event in time").expect("the watch stays open").unwrap();
+        if e.kind == EventType::Bookmark {
+            highest_bookmark = highest_bookmark.max(e.revision);
+            continue;
+        }
+        assert!(e.revision > highest_bookmark, "event at {} after a bookmark at {highest_bookmark}", e.revision);
+        seen += 1;
+        assert_eq!(e.object.value()["data"]["v"], seen, "events in order, none skipped");
+        // A consistent read at the cache's revision has everything up to it.
+        let (items, at) = cacher.snapshot(&prefix);
+        let v = items[0].value()["data"]["v"].as_i64().unwrap();
+        assert!(at < current || v == 3000, "the cache claims revision {at} but holds v={v}");
+    }
+    assert!(cacher.wait_for_revision(current, Duration::from_secs(10)).await);
+    assert_eq!(cacher.snapshot(&prefix).0[0].value()["data"]["v"], 3000);
+    cancel.cancel();
+}
+
+#[tokio::test]
+async fn an_undecodable_event_closes_the_watchers_and_the_cache_relists() {
+    let (_e, s) = etcd().await;
+    let cancel = CancellationToken::new();
+    let cacher = Cacher::start(s.clone(), "things", CacherConfig::default(), cancel.clone());
+    let prefix = collection_prefix("things", None);
+    let good = s.create(&object_key("things", Some("ns"), "good"), obj("good", 1)).await.unwrap();
+    assert!(cacher.wait_for_revision(rv(&good), Duration::from_secs(20)).await);
+    let mut watcher = cacher.watch(&prefix, WatchStart::Snapshot).await.unwrap();
+    assert_eq!(watcher.next().await.unwrap().unwrap().kind, EventType::Added);
+
+    // Bytes that are not an object, written behind the API server's back.
+    let bad_key = object_key("things", Some("ns"), "bad");
+    s.client().kv_client().put(bad_key.clone(), "not json", None).await.unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match watcher.next().await {
+                None => return,
+                Some(Ok(e)) => assert_ne!(e.key, bad_key, "an undecodable object was served"),
+                Some(Err(e)) => panic!("{e}"),
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the watcher was not closed");
+
+    // Once etcd holds only objects again, the cache lists them and follows on.
+    s.client().kv_client().delete(bad_key, None).await.unwrap();
+    let later = s.create(&object_key("things", Some("ns"), "later"), obj("later", 2)).await.unwrap();
+    assert!(cacher.wait_for_revision(rv(&later), Duration::from_secs(20)).await, "the cache never recovered");
+    let (items, _) = cacher.snapshot(&prefix);
+    let names: Vec<_> = items.iter().map(|o| o.value()["metadata"]["name"].as_str().unwrap().to_string()).collect();
+    assert_eq!(names, ["good", "later"]);
+    cancel.cancel();
+}
+
+#[tokio::test]
+async fn history_watches_are_capped_and_the_rest_get_410() {
+    let (_e, s) = etcd().await;
+    let cancel = CancellationToken::new();
+    let config = CacherConfig { ring_capacity: 4, max_history_watches: 2, ..Default::default() };
+    let start_rev = s.current_revision().await.unwrap();
+    let cacher = Cacher::start(s.clone(), "things", config, cancel.clone());
+    let prefix = collection_prefix("things", None);
+    let mut last = 0;
+    for i in 0..10 {
+        last = rv(&s.create(&object_key("things", Some("ns"), &format!("o{i}")), obj(&format!("o{i}"), i)).await.unwrap());
+    }
+    assert!(cacher.wait_for_revision(last, Duration::from_secs(20)).await);
+    let mut a = cacher.watch(&prefix, WatchStart::After(start_rev)).await.unwrap();
+    let mut b = cacher.watch(&prefix, WatchStart::After(start_rev)).await.unwrap();
+    assert_eq!(next_event(&mut a).await.object.value()["data"]["v"], 0);
+    assert_eq!(next_event(&mut b).await.object.value()["data"]["v"], 0);
+    let mut refused = cacher.watch(&prefix, WatchStart::After(start_rev)).await.unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(5), refused.next()).await.unwrap().unwrap();
+    assert!(matches!(first, Err(StorageError::Compacted { requested, .. }) if requested == start_rev), "{first:?}");
+    // A history watch that ends gives its place back.
+    drop(a);
+    let mut c = cacher.watch(&prefix, WatchStart::After(start_rev)).await.unwrap();
+    assert_eq!(next_event(&mut c).await.object.value()["data"]["v"], 0);
+    cancel.cancel();
+}

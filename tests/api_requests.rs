@@ -138,6 +138,92 @@ async fn field_validation_strict_warn_and_ignore() {
 }
 
 #[tokio::test]
+async fn strict_field_validation_reports_fields_in_body_order_as_upstream_conformance() {
+    let c = shared();
+    let ns = namespace(c, "fieldorder");
+    // The body of upstream's "should detect unknown and duplicate fields of a typed object".
+    let body = format!(
+        r#"{{"apiVersion":"apps/v1","kind":"Deployment","metadata":{{"name":"deployment","namespace":"{ns}"}},"spec":{{"unknownField":"foo","replicas":2,"replicas":3,"selector":{{"matchLabels":{{"app":"nginx"}}}},"template":{{"metadata":{{"labels":{{"app":"nginx"}}}},"spec":{{"containers":[{{"name":"nginx","image":"nginx:latest"}}]}}}}}}}}"#
+    );
+    let (s, resp) = c.raw("POST", &format!("/apis/apps/v1/namespaces/{ns}/deployments?fieldValidation=Strict"), Some("application/json"), body.into_bytes()).await;
+    assert_eq!(s, 400, "{resp}");
+    let msg = resp["message"].as_str().unwrap();
+    assert!(msg.contains(r#"strict decoding error: unknown field "spec.unknownField", duplicate field "spec.replicas""#), "{msg}");
+    assert!(msg.starts_with(r#"Deployment in version "v1" cannot be handled as a Deployment: "#), "{msg}");
+}
+
+/// A GET with an Accept header, answered as (status, body).
+async fn get_as(c: &common::Cluster, path: &str, accept: &str) -> (u16, serde_json::Value) {
+    let client = c.client().await;
+    let req = http::Request::builder().uri(path).header("Accept", accept).body(Vec::new()).unwrap();
+    let resp = client.send(req.map(kube::client::Body::from)).await.expect("request sent");
+    let status = resp.status().as_u16();
+    let bytes = http_body_util::BodyExt::collect(resp.into_body()).await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
+}
+
+#[tokio::test]
+async fn metadata_only_reads_serve_partial_object_metadata() {
+    use futures::StreamExt;
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use kube::api::{Api, ListParams, WatchEvent, WatchParams};
+
+    let c = shared();
+    let ns = namespace(c, "partial");
+    let coll = format!("/api/v1/namespaces/{ns}/configmaps");
+    let labelled = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "m", "labels": {"team": "a"}}, "data": {"secretish": "v"}});
+    let (s, _) = c.raw("POST", &coll, Some("application/json"), serde_json::to_vec(&labelled).unwrap()).await;
+    assert_eq!(s, 201);
+
+    // kube-rs's metadata API, as its metadata_watcher and garbage collectors use it.
+    let api: Api<ConfigMap> = Api::namespaced(c.client().await, &ns);
+    let one = api.get_metadata("m").await.unwrap();
+    assert_eq!(one.metadata.labels.unwrap()["team"], "a");
+    assert_eq!(one.types.as_ref().map(|t| (t.api_version.as_str(), t.kind.as_str())), Some(("meta.k8s.io/v1", "PartialObjectMetadata")));
+    let list = api.list_metadata(&ListParams::default()).await.unwrap();
+    assert_eq!(list.items.len(), 1);
+    assert!(!list.metadata.resource_version.unwrap_or_default().is_empty());
+    let mut events = api.watch_metadata(&WatchParams::default().timeout(5), "0").await.unwrap().boxed();
+    match events.next().await.expect("an event").unwrap() {
+        WatchEvent::Added(m) => assert_eq!(m.metadata.name.as_deref(), Some("m")),
+        other => panic!("{other:?}"),
+    }
+
+    // Only the metadata crosses the wire, in either meta.k8s.io version.
+    let (s, body) = get_as(c, &format!("{coll}/m"), "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1beta1").await;
+    assert_eq!((s, body["apiVersion"].as_str()), (200, Some("meta.k8s.io/v1beta1")), "{body}");
+    assert!(body.get("data").is_none(), "{body}");
+    let (s, body) = get_as(c, &coll, "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1").await;
+    assert_eq!((s, body["kind"].as_str()), (200, Some("PartialObjectMetadataList")), "{body}");
+    assert_eq!(body["items"][0]["kind"], "PartialObjectMetadata");
+    assert!(body["items"][0].get("data").is_none(), "{body}");
+    // The single form for a list and the list form for one object are upstream's 406.
+    let (s, body) = get_as(c, &coll, "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1").await;
+    assert_eq!((s, body["reason"].as_str()), (406, Some("NotAcceptable")), "{body}");
+    assert!(body["message"].as_str().unwrap().contains("but the requested object is a list"), "{body}");
+    let (s, _) = get_as(c, &format!("{coll}/m"), "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1").await;
+    assert_eq!(s, 406);
+}
+
+#[tokio::test]
+async fn the_scale_subresource_answers_a_table_with_upstreams_columns() {
+    let c = shared();
+    let ns = namespace(c, "scaletable");
+    let d = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
+                 "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "c", "image": "nginx:1.22"}]}}}});
+    let (s, _) = c.raw("POST", &format!("/apis/apps/v1/namespaces/{ns}/deployments"), Some("application/json"), serde_json::to_vec(&d).unwrap()).await;
+    assert_eq!(s, 201);
+    let kubectl_get = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json";
+    let (s, table) = get_as(c, &format!("/apis/apps/v1/namespaces/{ns}/deployments/web/scale"), kubectl_get).await;
+    assert_eq!((s, table["kind"].as_str()), (200, Some("Table")), "{table}");
+    let columns: Vec<&str> = table["columnDefinitions"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(columns, ["Name", "Desired", "Available", "Age"]);
+    assert_eq!(table["rows"][0]["cells"][0], "web");
+    assert_eq!(table["rows"][0]["cells"][1], 2);
+}
+
+#[tokio::test]
 async fn dry_run_validates_without_storing() {
     let c = shared();
     let ns = namespace(c, "dryrun");
@@ -279,6 +365,7 @@ async fn binding_assigns_a_pod_once() {
     assert_eq!((s, body["status"].as_str()), (201, Some("Success")), "{body}");
     let (_, got) = c.raw("GET", &format!("/api/v1/namespaces/{ns}/pods/p"), None, vec![]).await;
     assert_eq!(got["spec"]["nodeName"], "node-1");
+    assert_eq!(got["metadata"]["generation"], 1, "a binding leaves the generation alone, as upstream's");
     let scheduled = got["status"]["conditions"].as_array().unwrap().iter().find(|c| c["type"] == "PodScheduled").unwrap().clone();
     assert_eq!(scheduled["status"], "True");
     let (s, body) = c.raw("POST", &url, Some("application/json"), bind("node-2")).await;
@@ -287,4 +374,32 @@ async fn binding_assigns_a_pod_once() {
     // Nothing but a binding may move a pod.
     let (s, _) = c.raw("PATCH", &format!("/api/v1/namespaces/{ns}/pods/p"), Some("application/merge-patch+json"), br#"{"spec":{"nodeName":"node-2"}}"#.to_vec()).await;
     assert_eq!(s, 422);
+}
+
+#[test]
+fn every_request_is_answered_over_http2_even_when_its_body_goes_unread() {
+    common::require("curl", "curl");
+    let c = shared();
+    let pki = c.dir.path().join("data/pki");
+    let body = c.dir.path().join("unread-body.json");
+    // Larger than HTTP/2's initial flow-control window: the client is still sending when the
+    // server answers.
+    std::fs::write(&body, format!("{{\"pad\":\"{}\"}}", "a".repeat(1 << 20))).unwrap();
+    for path in ["/api/v1/namespaces/default/nothings", "/no/such/path", "/apis/apps/v1/nothings"] {
+        for _ in 0..3 {
+            let out = std::process::Command::new("curl")
+                .args(["-sS", "-o", "/dev/null", "-w", "%{http_code} %{http_version}", "--http2", "--max-time", "20", "-X", "POST"])
+                .args(["-H", "Content-Type: application/json", "--data-binary"])
+                .arg(format!("@{}", body.display()))
+                .arg("--cacert").arg(pki.join("ca.crt"))
+                .arg("--cert").arg(pki.join("admin.crt"))
+                .arg("--key").arg(pki.join("admin.key"))
+                .arg(format!("{}{path}", c.https_url()))
+                .output()
+                .unwrap();
+            let answer = String::from_utf8_lossy(&out.stdout);
+            assert!(out.status.success(), "{path}: curl failed ({answer}): {}", String::from_utf8_lossy(&out.stderr));
+            assert_eq!(answer, "404 2", "{path}");
+        }
+    }
 }

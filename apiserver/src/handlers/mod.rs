@@ -1,7 +1,8 @@
 //! The router: one documented layer stack in front of discovery, health, version and the
 //! resource handlers.
 //!
-//! Layers, outermost first: authentication (401 unless the path is public) -> routes.
+//! Layers, outermost first: draining what a handler left of the request body (so every
+//! request is answered) -> authentication (401 unless the path is public) -> routes.
 
 mod body;
 mod meta_routes;
@@ -38,5 +39,6 @@ pub fn router(state: AppState) -> Router {
         .route("/apis/{group}/{version}/{*rest}", any(resource::grouped))
         .fallback(meta_routes::not_found)
         .layer(middleware::from_fn(authn::require_user))
+        .layer(middleware::from_fn(body::drain_unread))
         .with_state(state)
 }

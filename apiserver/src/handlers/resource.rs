@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use corekube_api::decode::{self, FieldValidation};
+use corekube_api::decode::{self, BodyFormat, FieldValidation};
 use corekube_api::{meta, patch, ApiError};
 use serde_json::Value;
 
@@ -69,8 +69,10 @@ async fn handle(
                 return Ok(json_bytes(StatusCode::OK, obj.json.clone()));
             }
             let obj = store::get(state.store(), &scope, name).await?;
-            if render == Render::Object {
-                return Ok(json(StatusCode::OK, &obj, &[]));
+            match render {
+                Render::Object => return Ok(json(StatusCode::OK, &obj, &[])),
+                Render::Metadata { .. } => return Ok(json(StatusCode::OK, &negotiate::metadata_of_object(target.def, &render, &obj)?, &[])),
+                Render::Table { .. } => {}
             }
             let list_meta = serde_json::json!({"resourceVersion": meta::resource_version(&obj).unwrap_or_default()});
             Ok(json(StatusCode::OK, &negotiate::table(target.def, &render, &[obj], list_meta, true), &[]))
@@ -88,6 +90,9 @@ async fn handle(
                 return Ok((StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], list.into_json_body()).into_response());
             }
             let (items, metadata) = list.into_items();
+            if let Render::Metadata { .. } = render {
+                return Ok(json(StatusCode::OK, &negotiate::metadata_of_list(target.def, &render, &items, metadata)?, &[]));
+            }
             Ok(json(StatusCode::OK, &negotiate::table(target.def, &render, &items, metadata, true), &[]))
         }
         (&Method::POST, None) => {
@@ -127,7 +132,7 @@ async fn handle(
             let warnings = std::sync::Mutex::new(Vec::new());
             let updated = store::update(&state, &scope, name, target.subresource.as_deref(), params.dry_run, Some(&manager), |old| {
                 let patched = apply_patch(kind, target.def.group, target.def.kind, old, &bytes)?;
-                let (obj, w) = normalize(&target, patched, &[], params.field_validation)?;
+                let (obj, w) = normalize(&target, patched, &[], params.field_validation, None)?;
                 *warnings.lock().unwrap() = w;
                 Ok(obj)
             })
@@ -156,10 +161,18 @@ async fn handle(
 /// unknown and duplicate fields per fieldValidation, and the typed round trip.
 fn decode_object(target: &Target, headers: &HeaderMap, bytes: &Bytes, policy: FieldValidation) -> Result<(Value, Vec<String>), ApiError> {
     let parsed = body::parse(headers, bytes)?;
-    normalize(target, parsed.value, &parsed.duplicates, policy)
+    let body = parsed.format.map(|f| (bytes.as_ref(), f));
+    normalize(target, parsed.value, &parsed.duplicates, policy, body)
 }
 
-fn normalize(target: &Target, mut obj: Value, duplicates: &[String], policy: FieldValidation) -> Result<(Value, Vec<String>), ApiError> {
+/// `body` is the request's text, where it had one, to report fields in its order.
+fn normalize(
+    target: &Target,
+    mut obj: Value,
+    duplicates: &[String],
+    policy: FieldValidation,
+    body: Option<(&[u8], BodyFormat)>,
+) -> Result<(Value, Vec<String>), ApiError> {
     let def = target.def;
     let Some(map) = obj.as_object_mut() else {
         return Err(ApiError::BadRequest("the body of the request must be a JSON object".into()));
@@ -187,7 +200,11 @@ fn normalize(target: &Target, mut obj: Value, duplicates: &[String], policy: Fie
         }
     }
     let normalized = (def.codec)(obj).map_err(|e| ApiError::BadRequest(format!("{} in version \"{}\" cannot be handled as a {}: {e}", def.kind, def.version, def.kind)))?;
-    let warnings = decode::field_policy(policy, &normalized.unknown, duplicates)?;
+    let warnings = decode::field_policy(policy, &normalized.unknown, duplicates, body).map_err(|e| match e {
+        // Upstream names the kind it could not decode.
+        ApiError::BadRequest(m) => ApiError::BadRequest(format!("{} in version \"{}\" cannot be handled as a {}: {m}", def.kind, def.version, def.kind)),
+        other => other,
+    })?;
     let obj = normalized.value;
     if let (Some(body_ns), Some(url_ns)) = (meta::namespace(&obj), &target.namespace) {
         if body_ns != url_ns {
@@ -233,7 +250,7 @@ async fn server_side_apply(
     let sub = target.subresource.as_deref();
     let applied = store::update(state, scope, name, sub, params.dry_run, None, |old| {
         let out = managed::apply(target.def, sub, old, &config, manager, params.force)?;
-        Ok(normalize(target, out, &[], params.field_validation)?.0)
+        Ok(normalize(target, out, &[], params.field_validation, None)?.0)
     })
     .await;
     match applied {
@@ -241,7 +258,7 @@ async fn server_side_apply(
         // Applying to an object that does not exist creates it.
         Err(ApiError::NotFound { .. }) if sub.is_none() => {
             let out = managed::apply(target.def, None, &serde_json::json!({}), &config, manager, params.force)?;
-            let (mut obj, warnings) = normalize(target, out, &[], params.field_validation)?;
+            let (mut obj, warnings) = normalize(target, out, &[], params.field_validation, None)?;
             if meta::name(&obj) != name {
                 return Err(ApiError::BadRequest(format!("the name of the object ({}) does not match the name on the URL ({name})", meta::name(&obj))));
             }

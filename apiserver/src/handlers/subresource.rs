@@ -9,6 +9,7 @@ use corekube_api::{decode, meta, ApiError};
 use serde_json::{json, Value};
 
 use super::body;
+use super::negotiate::{self, Render};
 use super::resource::{apply_patch, json, manager_of, patch_kind};
 use crate::query::{Query, WriteParams};
 use crate::state::AppState;
@@ -68,7 +69,19 @@ fn apply_scale(old_workload: &Value, scale: &Value) -> Result<Value, ApiError> {
 
 pub async fn scale(state: AppState, scope: Scope, name: &str, method: &Method, q: &Query, headers: &HeaderMap, body_in: Body) -> Result<Response, ApiError> {
     match *method {
-        Method::GET => Ok(json(StatusCode::OK, &to_scale(&store::get(state.store(), &scope, name).await?), &[])),
+        Method::GET => {
+            let render = negotiate::render_for(headers, q)?;
+            let scale = to_scale(&store::get(state.store(), &scope, name).await?);
+            let body = match render {
+                Render::Object => scale,
+                Render::Metadata { .. } => negotiate::metadata_of_object(scope.def, &render, &scale)?,
+                Render::Table { .. } => {
+                    let list_meta = json!({"resourceVersion": meta::resource_version(&scale).unwrap_or_default()});
+                    negotiate::table_of_kind("autoscaling", "Scale", &render, &[scale], list_meta, true)
+                }
+            };
+            Ok(json(StatusCode::OK, &body, &[]))
+        }
         Method::PUT => {
             let params = WriteParams::parse(q)?;
             let scale = decode_scale(headers, &body::read(headers, body_in).await?)?;

@@ -37,6 +37,8 @@ fn invalid_watch(detail: &str) -> ApiError {
 
 pub async fn serve(state: AppState, scope: Scope, params: ListParams, render: Render) -> Result<Response, ApiError> {
     check_field_labels(&scope, &params)?;
+    // Upstream cannot turn one event's object into a list, and sends the object itself.
+    let render = if let Render::Metadata { list: true, .. } = render { Render::Object } else { render };
     let initial_events_end = params.send_initial_events == Some(true);
     if initial_events_end {
         if !params.allow_bookmarks {
@@ -206,8 +208,10 @@ impl Session {
             return self.push(line);
         }
         let served = registry::to_served(self.scope.def, object.value());
-        if self.render == Render::Object {
-            return self.send_line(kind, served);
+        match self.render {
+            Render::Object => return self.send_line(kind, served),
+            Render::Metadata { version, .. } => return self.send_line(kind, negotiate::partial_object(version, &served)),
+            Render::Table { .. } => {}
         }
         let first = !std::mem::replace(&mut self.columns_sent, true);
         let rv = corekube_api::meta::resource_version(&served).unwrap_or_default().to_string();
@@ -220,7 +224,10 @@ impl Session {
         if initial_events_end {
             metadata["annotations"] = json!({"k8s.io/initial-events-end": "true"});
         }
-        let object = json!({"kind": self.scope.def.kind, "apiVersion": self.scope.def.api_version(), "metadata": metadata});
+        let object = match self.render {
+            Render::Metadata { version, .. } => json!({"kind": "PartialObjectMetadata", "apiVersion": format!("meta.k8s.io/{version}"), "metadata": metadata}),
+            _ => json!({"kind": self.scope.def.kind, "apiVersion": self.scope.def.api_version(), "metadata": metadata}),
+        };
         self.send_line("BOOKMARK", object)
     }
 

@@ -117,7 +117,8 @@ pub fn prepare_for_update(def: &ResourceDef, subresource: Option<&str>, new: &mu
             None => corekube_api::meta::remove(new, field),
         }
     }
-    if tracks_generation(storage) && new.get("spec") != old.get("spec") {
+    // A binding writes the pod past its strategy upstream, so it leaves the generation alone.
+    if tracks_generation(storage) && subresource != Some("binding") && new.get("spec") != old.get("spec") {
         let g = corekube_api::meta::generation(old);
         corekube_api::meta::set(new, "generation", (g + 1).into());
     }

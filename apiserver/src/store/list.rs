@@ -217,7 +217,9 @@ pub async fn list(state: &AppState, scope: &Scope, params: &ListParams) -> Resul
         (Some(token), _) => {
             let t = decode_continue(token)?;
             let start = format!("{prefix}{}", t.start);
-            read_pages(state, scope, params, &prefix, t.rv, Some(start)).await.map_err(|e| expire_continue(scope, e))?
+            // A negative revision is the inconsistent continuation offered with a 410: go on
+            // from the same key at the latest revision.
+            read_pages(state, scope, params, &prefix, t.rv.max(0), Some(start)).await.map_err(|e| expire_continue(&t, e))?
         }
         // "0": any recent state will do, so serve it from the watch cache (unpaged, as upstream).
         (None, Some("0")) => return Ok(from_cache(state, scope, params, &prefix)),
@@ -271,13 +273,14 @@ fn from_cache(state: &AppState, scope: &Scope, params: &ListParams, prefix: &str
     ListOutput { def: scope.def, metadata: json!({"resourceVersion": rev.to_string()}), items: ListItems::Cached(objs) }
 }
 
-/// A continue token whose revision was compacted: 410 with a token that continues at the
-/// latest revision instead (an inconsistent continuation, as upstream offers).
-fn expire_continue(_scope: &Scope, e: ApiError) -> ApiError {
+/// A continue token whose revision was compacted: 410 with a token in `metadata.continue`
+/// that goes on from the same key at the latest revision instead (an inconsistent
+/// continuation, as upstream offers: revision -1).
+fn expire_continue(token: &ContinueToken, e: ApiError) -> ApiError {
     match e {
         ApiError::Expired { .. } => ApiError::Expired {
             message: "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.".into(),
-            continue_token: None,
+            continue_token: Some(encode_continue(-1, &token.start)),
         },
         other => other,
     }

@@ -56,6 +56,8 @@ impl FieldValidation {
 pub struct Parsed {
     pub value: Value,
     pub duplicates: Vec<String>,
+    /// The text format it was read from (None for protobuf), to place reported fields in it.
+    pub format: Option<BodyFormat>,
 }
 
 /// Parses a body. Malformed input is a 400.
@@ -68,12 +70,12 @@ pub fn parse_body(bytes: &[u8], format: BodyFormat) -> Result<Parsed, ApiError> 
                 .deserialize(&mut de)
                 .and_then(|v| de.end().map(|_| v))
                 .map_err(|e| ApiError::BadRequest(format!("json parse error: {e}")))?;
-            Ok(Parsed { value, duplicates })
+            Ok(Parsed { value, duplicates, format: Some(BodyFormat::Json) })
         }
         BodyFormat::Yaml => {
             let value: Value = serde_yaml::from_slice(bytes)
                 .map_err(|e| ApiError::BadRequest(format!("error converting YAML to JSON: {e}")))?;
-            Ok(Parsed { value, duplicates: Vec::new() })
+            Ok(Parsed { value, duplicates: Vec::new(), format: Some(BodyFormat::Yaml) })
         }
     }
 }
@@ -209,19 +211,109 @@ fn render_path(path: &serde_ignored::Path) -> String {
 
 /// Applies the fieldValidation policy to what decoding found: Strict fails with every field
 /// named; Warn returns the warnings to send as `Warning` headers; Ignore drops them.
-pub fn field_policy(policy: FieldValidation, unknown: &[String], duplicates: &[String]) -> Result<Vec<String>, ApiError> {
-    let mut problems: Vec<String> = Vec::new();
+/// `body`, when the request had one, puts the problems in the order their fields stand in it,
+/// as upstream reports them (an unknown field where it first appears, a duplicate where it
+/// appears again); without it, duplicates come first.
+pub fn field_policy(
+    policy: FieldValidation,
+    unknown: &[String],
+    duplicates: &[String],
+    body: Option<(&[u8], BodyFormat)>,
+) -> Result<Vec<String>, ApiError> {
+    if policy == FieldValidation::Ignore || (unknown.is_empty() && duplicates.is_empty()) {
+        return Ok(Vec::new());
+    }
+    // (position in the body, message); fields not found in it keep their order, last.
+    let keys = body.map(|(bytes, format)| key_paths_in_order(bytes, format)).unwrap_or_default();
+    let mut problems: Vec<(usize, String)> = Vec::new();
+    let mut seen_duplicates: Vec<&str> = Vec::new();
     for d in duplicates {
-        problems.push(format!("duplicate field \"{d}\""));
+        // The n-th duplicate of a path stands at its (n+1)-th occurrence.
+        let nth = seen_duplicates.iter().filter(|x| **x == d.as_str()).count() + 1;
+        seen_duplicates.push(d);
+        let at = keys.iter().enumerate().filter(|(_, k)| *k == d).nth(nth).map_or(usize::MAX, |(i, _)| i);
+        problems.push((at, format!("duplicate field \"{d}\"")));
     }
     for u in unknown {
-        problems.push(format!("unknown field \"{u}\""));
+        let at = keys.iter().position(|k| k == u).unwrap_or(usize::MAX);
+        problems.push((at, format!("unknown field \"{u}\"")));
     }
+    problems.sort_by_key(|(at, _)| *at);
+    let problems: Vec<String> = problems.into_iter().map(|(_, p)| p).collect();
     match policy {
         FieldValidation::Ignore => Ok(Vec::new()),
         FieldValidation::Warn => Ok(problems),
         FieldValidation::Strict if problems.is_empty() => Ok(Vec::new()),
         FieldValidation::Strict => Err(ApiError::BadRequest(format!("strict decoding error: {}", problems.join(", ")))),
+    }
+}
+
+/// Every key's path (`spec.replicas`, `spec.containers[0].name`) in the order keys stand in the
+/// body, each occurrence of a repeated key included. Only read when a field is reported, so the
+/// common path never renders a path.
+fn key_paths_in_order(bytes: &[u8], format: BodyFormat) -> Vec<String> {
+    let mut keys = Vec::new();
+    let seed = KeyOrder { path: PathSeg::Root, keys: &mut keys };
+    let _ = match format {
+        BodyFormat::Json => seed.deserialize(&mut serde_json::Deserializer::from_slice(bytes)).map_err(|_| ()),
+        BodyFormat::Yaml => seed.deserialize(serde_yaml::Deserializer::from_slice(bytes)).map_err(|_| ()),
+    };
+    keys
+}
+
+/// Walks a body, recording each key's path as it is met.
+struct KeyOrder<'a, 'p> {
+    path: PathSeg<'p>,
+    keys: &'a mut Vec<String>,
+}
+
+impl<'de> DeserializeSeed<'de> for KeyOrder<'_, '_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeyOrder<'_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_none<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut index = 0;
+        while seq.next_element_seed(KeyOrder { path: PathSeg::Index(&self.path, index), keys: &mut *self.keys })?.is_some() {
+            index += 1;
+        }
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<String>()? {
+            let path = PathSeg::Key(&self.path, &key);
+            self.keys.push(path.render());
+            map.next_value_seed(KeyOrder { path, keys: &mut *self.keys })?;
+        }
+        Ok(())
     }
 }
 
@@ -270,9 +362,25 @@ mod tests {
     #[test]
     fn policy() {
         let u = vec!["spec.foo".to_string()];
-        assert!(field_policy(FieldValidation::Ignore, &u, &[]).unwrap().is_empty());
-        assert_eq!(field_policy(FieldValidation::Warn, &u, &[]).unwrap(), vec!["unknown field \"spec.foo\"".to_string()]);
-        let e = field_policy(FieldValidation::Strict, &u, &["metadata.name".into()]).unwrap_err();
+        assert!(field_policy(FieldValidation::Ignore, &u, &[], None).unwrap().is_empty());
+        assert_eq!(field_policy(FieldValidation::Warn, &u, &[], None).unwrap(), vec!["unknown field \"spec.foo\"".to_string()]);
+        let e = field_policy(FieldValidation::Strict, &u, &["metadata.name".into()], None).unwrap_err();
         assert_eq!(e.to_string(), "strict decoding error: duplicate field \"metadata.name\", unknown field \"spec.foo\"");
+    }
+
+    #[test]
+    fn problems_are_reported_in_the_order_of_the_body() {
+        // Upstream's conformance body: an unknown field, then a repeated one.
+        let body = br#"{"spec":{"unknownField":"foo","replicas":2,"replicas":3,"zzz":1,"aaa":2}}"#;
+        let unknown = vec!["spec.aaa".to_string(), "spec.unknownField".to_string(), "spec.zzz".to_string()];
+        let e = field_policy(FieldValidation::Strict, &unknown, &["spec.replicas".into()], Some((body, BodyFormat::Json))).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "strict decoding error: unknown field \"spec.unknownField\", duplicate field \"spec.replicas\", unknown field \"spec.zzz\", unknown field \"spec.aaa\""
+        );
+        let yaml = b"spec:\n  zzz: 1\n  containers:\n  - name: c\n    foo: 1\n  aaa: 2\n";
+        let unknown = vec!["spec.aaa".to_string(), "spec.containers[0].foo".to_string(), "spec.zzz".to_string()];
+        let warnings = field_policy(FieldValidation::Warn, &unknown, &[], Some((yaml, BodyFormat::Yaml))).unwrap();
+        assert_eq!(warnings, ["unknown field \"spec.zzz\"", "unknown field \"spec.containers[0].foo\"", "unknown field \"spec.aaa\""]);
     }
 }

@@ -118,6 +118,7 @@ const PRINTERS: &[Printer] = &[
     Printer::of("storage.k8s.io", "StorageClass", storage::STORAGE_CLASS_COLUMNS, storage::storage_class_cells),
     Printer::of("apps", "Deployment", apps::DEPLOYMENT_COLUMNS, apps::deployment_cells),
     Printer::of("apps", "ReplicaSet", apps::REPLICA_SET_COLUMNS, apps::replica_set_cells),
+    Printer::of("autoscaling", "Scale", apps::SCALE_COLUMNS, apps::scale_cells),
     Printer::of("coordination.k8s.io", "Lease", simple::LEASE_COLUMNS, simple::lease_cells),
     Printer::of("scheduling.k8s.io", "PriorityClass", simple::PRIORITY_CLASS_COLUMNS, simple::priority_class_cells),
 ];

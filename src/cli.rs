@@ -62,7 +62,7 @@ pub struct ServerOptions {
     pub bind_address: IpAddr,
     /// Comma-separated client URLs of an existing etcd cluster; without it corekube starts and
     /// supervises its own etcd on loopback.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', value_parser = parse_etcd_url)]
     pub etcd_servers: Vec<String>,
     /// How often etcd history is compacted (e.g. 5m, 30s; 0 disables).
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
@@ -70,6 +70,33 @@ pub struct ServerOptions {
     /// Components not to run in this process (comma-separated): scheduler.
     #[arg(long, value_delimiter = ',', value_enum)]
     pub disable: Vec<Component>,
+}
+
+/// Checks one etcd client URL: `http://HOST:PORT` (etcd TLS is not supported yet), so a
+/// malformed one stops the start with a clear error instead of failing every request later.
+pub fn parse_etcd_url(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    let bad = |why: &str| format!("invalid etcd URL {s:?}: {why} (expected http://HOST:PORT)");
+    let rest = match s.split_once("://") {
+        Some(("http", rest)) => rest,
+        Some(("https", _)) => return Err(bad("TLS to etcd is not supported yet")),
+        Some(_) | None => return Err(bad("the scheme must be http")),
+    };
+    let authority = rest.strip_suffix('/').unwrap_or(rest);
+    if authority.contains('/') || authority.contains('@') {
+        return Err(bad("a path or user part is not allowed"));
+    }
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, port)) => (host, port),
+        None => return Err(bad("the port is missing")),
+    };
+    if host.is_empty() || host == "[]" {
+        return Err(bad("the host is missing"));
+    }
+    match port.parse::<u16>() {
+        Ok(p) if p > 0 => Ok(format!("http://{host}:{p}")),
+        _ => Err(bad("the port must be a number from 1 to 65535")),
+    }
 }
 
 /// Parses `90`, `90s`, `5m`, `1h` or `250ms`.
@@ -100,6 +127,17 @@ mod tests {
         assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
         assert!(parse_duration("5d").is_err());
         assert!(parse_duration("x").is_err());
+    }
+
+    #[test]
+    fn etcd_urls_are_checked_at_start() {
+        assert_eq!(parse_etcd_url("http://127.0.0.1:2379").unwrap(), "http://127.0.0.1:2379");
+        assert_eq!(parse_etcd_url("http://[::1]:2379/").unwrap(), "http://[::1]:2379");
+        for bad in ["http://127.0.0.1:", "http://127.0.0.1", "127.0.0.1:2379", "http://:2379", "https://e:2379", "http://e:99999", "http://e:1/x"] {
+            assert!(parse_etcd_url(bad).is_err(), "{bad}");
+        }
+        let err = Cli::try_parse_from(["corekube", "server", "--etcd-servers", "http://127.0.0.1:"]).unwrap_err().to_string();
+        assert!(err.contains("the port must be a number"), "{err}");
     }
 
     #[test]

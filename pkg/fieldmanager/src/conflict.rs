@@ -38,9 +38,9 @@ pub fn print_manager(id: &str) -> String {
     let Some((manager, operation, api_version, subresource)) = identifier_parts(id) else {
         return format!("{id:?}");
     };
-    let mut s = crate::element::go_quote(&manager);
+    let mut s = corekube_api::quote::go_quote(&manager);
     if !subresource.is_empty() {
-        s = format!("{s} with subresource {}", crate::element::go_quote(&subresource));
+        s = format!("{s} with subresource {}", corekube_api::quote::go_quote(&subresource));
     }
     if operation == UPDATE {
         s = format!("{s} using {api_version}");

@@ -5,6 +5,7 @@
 use std::cmp::Ordering;
 use std::fmt;
 
+use corekube_api::quote::go_quote;
 use serde_json::Value;
 
 /// One step into a value.
@@ -130,25 +131,6 @@ pub fn compare_values(a: &Value, b: &Value) -> Ordering {
 /// Deep equality with upstream's numeric rule (`1` equals `1.0`).
 pub fn values_equal(a: &Value, b: &Value) -> bool {
     compare_values(a, b) == Ordering::Equal
-}
-
-/// Go's `%q` of a string (enough of it for field names and key values).
-pub(crate) fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// Upstream's `value.ToString`: strings quoted, lists bracketed, maps as `k=v` pairs.

@@ -5,7 +5,8 @@ use std::fmt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as metav1;
 
 use super::label_set::Labels;
-use super::label_syntax::{aggregate, go_quote, invalid, json_string_list, label_key_errors, label_value_errors};
+use crate::quote::go_quote;
+use super::label_syntax::{aggregate, invalid, json_string_list, label_key_errors, label_value_errors};
 
 /// How a requirement relates a label key to its values (upstream `selection.Operator`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

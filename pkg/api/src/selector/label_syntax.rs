@@ -121,36 +121,6 @@ pub(crate) fn label_value_errors(value: &str) -> Vec<String> {
     errs
 }
 
-/// Go's `%q` for a string: double-quoted with Go escapes, printable Unicode kept as is.
-pub(crate) fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x80 && c.is_ascii_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c if c.is_control() => {
-                if (c as u32) <= 0xffff {
-                    out.push_str(&format!("\\u{:04x}", c as u32));
-                } else {
-                    out.push_str(&format!("\\U{:08x}", c as u32));
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 /// Text of `field.Invalid(path, value, detail)`; `bad_value` is already rendered (`%q` for a
 /// string, JSON for a list).
 pub(crate) fn invalid(path: &str, bad_value: &str, detail: &str) -> String {
@@ -254,21 +224,6 @@ mod tests {
         ];
         for (value, want) in cases {
             assert_eq!(label_value_errors(&value), want, "value {value:?}");
-        }
-    }
-
-    #[test]
-    fn go_quoting() {
-        let cases = [
-            ("abc", r#""abc""#),
-            ("a\"b", r#""a\"b""#),
-            ("a\\b", r#""a\\b""#),
-            ("a\nb\t", r#""a\nb\t""#),
-            ("\u{1}", r#""\x01""#),
-            ("é", "\"é\""),
-        ];
-        for (input, want) in cases {
-            assert_eq!(go_quote(input), want, "input {input:?}");
         }
     }
 

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::quote::go_quote;
 use crate::Cause;
 
 /// Why a field was rejected; each maps to one `metav1.CauseType` reason.
@@ -280,34 +281,6 @@ impl std::fmt::Display for FieldError {
     }
 }
 
-/// Quotes like Go's `strconv.Quote`: printable characters kept, the rest escaped.
-pub fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                let _ = write!(out, "\\x{:02x}", c as u32);
-            }
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 /// Encodes like Go's `json.Marshal`: object keys sorted and `<`, `>`, `&`, U+2028, U+2029
 /// escaped, whatever order the map kept.
 pub fn go_json(v: &Value) -> String {
@@ -480,11 +453,4 @@ mod tests {
         assert_eq!(FieldError::invalid(&p, "x", "y").to_string(), "spec.containers[0].image: Invalid value: \"x\": y");
     }
 
-    #[test]
-    fn go_quote_escapes_like_strconv() {
-        let cases = [("plain", "\"plain\""), ("a\"b", "\"a\\\"b\""), ("tab\t", "\"tab\\t\""), ("\u{1}", "\"\\x01\""), ("ünï", "\"ünï\"")];
-        for (input, want) in cases {
-            assert_eq!(go_quote(input), want);
-        }
-    }
 }

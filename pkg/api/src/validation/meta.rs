@@ -207,7 +207,7 @@ pub(crate) fn object_meta_update(new: &ObjectMeta, old: &ObjectMeta, kube_names:
         added.sort();
         added.dedup();
         if !added.is_empty() {
-            let listed: Vec<String> = added.iter().map(|f| super::field::go_quote(f)).collect();
+            let listed: Vec<String> = added.iter().map(|f| crate::quote::go_quote(f)).collect();
             errs.push(FieldError::forbidden(
                 &path.child("finalizers"),
                 format!(

@@ -19,7 +19,7 @@ pub struct Cli {
 impl Cli {
     pub fn log_filter(&self) -> String {
         // Dependencies stay quiet unless asked for; corekube logs at the chosen level.
-        format!("warn,corekube={0},corekube_apiserver={0},corekube_storage={0},corekube_scheduler={0}", self.log_level)
+        format!("warn,corekube={0},corekube_apiserver={0},corekube_storage={0},corekube_scheduler={0},corekube_kubelet={0}", self.log_level)
     }
 }
 
@@ -30,6 +30,88 @@ pub enum Command {
     Server(ServerOptions),
     /// Runs only the scheduler, against the API server a kubeconfig names.
     Scheduler(SchedulerOptions),
+    /// Runs only a kubelet (a node), against the API server a kubeconfig names.
+    Kubelet(KubeletOptions),
+    /// Loads or lists the images of a node's container runtime.
+    #[command(subcommand)]
+    Images(ImagesCommand),
+}
+
+/// How a node runs its pods; shared by `corekube server` and `corekube kubelet`.
+#[derive(Args, Debug, Clone)]
+pub struct NodeOptions {
+    /// The node's name (default: the machine's host name).
+    #[arg(long)]
+    pub node_name: Option<String>,
+    /// The address the node reports (default: the machine's first non-loopback IPv4 address).
+    #[arg(long)]
+    pub node_ip: Option<String>,
+    /// The unix socket of a running CRI runtime; without it corekube starts its own containerd.
+    #[arg(long)]
+    pub container_runtime_endpoint: Option<PathBuf>,
+    /// This node's pod range (its own bridge); two nodes on one machine need distinct ones.
+    #[arg(long, default_value = "10.42.0.0/24")]
+    pub pod_cidr: String,
+    /// The whole cluster's pod range: pods get a route to it, nothing else, and the machine
+    /// routes nothing addressed to it anywhere but to the nodes' bridges.
+    #[arg(long, default_value = "10.42.0.0/16")]
+    pub cluster_cidr: String,
+    /// The Linux bridge of this node's pods (default: ckbr<third octet of --pod-cidr>).
+    #[arg(long)]
+    pub bridge: Option<String>,
+    /// Image archives (OCI or docker tar files) loaded into the node's runtime at start
+    /// (default: DIR/images, where scripts/up puts the offline images).
+    #[arg(long)]
+    pub image_dir: Option<PathBuf>,
+    /// Resources kept from pods, e.g. cpu=500m,memory=1Gi.
+    #[arg(long, value_delimiter = ',')]
+    pub system_reserved: Vec<String>,
+    /// Leave the node's pods running when corekube stops (by default they are stopped).
+    #[arg(long)]
+    pub keep_pods_on_exit: bool,
+}
+
+impl NodeOptions {
+    pub fn bridge_name(&self) -> String {
+        self.bridge.clone().unwrap_or_else(|| format!("ckbr{}", self.pod_cidr.split('.').nth(2).unwrap_or("0")))
+    }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct KubeletOptions {
+    /// The kubeconfig with the node's identity (`corekube server` writes DIR/kubelet.kubeconfig).
+    #[arg(long)]
+    pub kubeconfig: PathBuf,
+    /// Where the node keeps pod volumes, logs and its managed containerd.
+    #[arg(long, default_value = "/var/lib/corekube/kubelet")]
+    pub root_dir: PathBuf,
+    #[command(flatten)]
+    pub node: NodeOptions,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ImagesCommand {
+    /// Loads an OCI or docker image archive into the node's runtime (containerd namespace k8s.io).
+    Import {
+        file: PathBuf,
+        #[command(flatten)]
+        runtime: RuntimeSocket,
+    },
+    /// Lists the images the node's runtime has.
+    List {
+        #[command(flatten)]
+        runtime: RuntimeSocket,
+    },
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RuntimeSocket {
+    /// The runtime's socket (default: the managed containerd of DIR/kubelet).
+    #[arg(long)]
+    pub container_runtime_endpoint: Option<PathBuf>,
+    /// The data directory of the `corekube server` whose node is meant.
+    #[arg(long, default_value = "/var/lib/corekube")]
+    pub data_dir: PathBuf,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -47,6 +129,7 @@ pub struct SchedulerOptions {
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Component {
     Scheduler,
+    Kubelet,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -67,9 +150,11 @@ pub struct ServerOptions {
     /// How often etcd history is compacted (e.g. 5m, 30s; 0 disables).
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     pub etcd_compaction_interval: Duration,
-    /// Components not to run in this process (comma-separated): scheduler.
+    /// Components not to run in this process (comma-separated): scheduler, kubelet.
     #[arg(long, value_delimiter = ',', value_enum)]
     pub disable: Vec<Component>,
+    #[command(flatten)]
+    pub node: NodeOptions,
 }
 
 /// Checks one etcd client URL: `http://HOST:PORT` (etcd TLS is not supported yet), so a

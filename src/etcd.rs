@@ -62,6 +62,8 @@ impl ManagedEtcd {
         let log_path = dir.join("etcd.log");
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path).map_err(|e| EtcdError::DataDir(log_path.clone(), e))?;
         let binary = std::env::var("COREKUBE_ETCD_BINARY").unwrap_or_else(|_| "etcd".into());
+        // The tests' etcd (corekube-testsupport) has the same flags; this copy stays here so
+        // that production code depends on no test code.
         let mut cmd = Command::new(&binary);
         cmd.args(["--name", "corekube"])
             .arg("--data-dir")

@@ -2,7 +2,9 @@
 //! chosen component until it stops, turning its result into the exit code.
 
 mod cli;
+mod containerd;
 mod etcd;
+mod node;
 mod server;
 
 use clap::Parser;
@@ -107,6 +109,8 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             cli::Command::Server(opts) => server::run(opts, shutdown).await,
             cli::Command::Scheduler(opts) => run_scheduler(opts, shutdown).await,
+            cli::Command::Kubelet(opts) => run_kubelet(opts, shutdown).await,
+            cli::Command::Images(cmd) => images(cmd).await,
         }
     });
     match result {
@@ -124,6 +128,36 @@ async fn run_scheduler(opts: cli::SchedulerOptions, shutdown: CancellationToken)
     let client = corekube_scheduler::run::client_from_kubeconfig(&opts.kubeconfig).await.map_err(|e| e.to_string())?;
     let config = corekube_scheduler::run::Config { client, scheduler_name: opts.scheduler_name };
     corekube_scheduler::run::run(config, shutdown).await.map_err(|e| e.to_string())
+}
+
+/// `corekube kubelet`: one node, with its own managed containerd unless given a CRI socket.
+async fn run_kubelet(opts: cli::KubeletOptions, shutdown: CancellationToken) -> Result<(), String> {
+    std::fs::create_dir_all(&opts.root_dir).map_err(|e| format!("cannot create {}: {e}", opts.root_dir.display()))?;
+    let image_dir = opts.node.image_dir.clone().unwrap_or_else(|| opts.root_dir.join("images"));
+    let runtime = node::start_runtime(&opts.node, &opts.root_dir, &image_dir, shutdown.clone()).await?;
+    let result = node::run_kubelet(&opts.kubeconfig, &opts.node, &opts.root_dir, &runtime.socket, shutdown).await;
+    let stopped = runtime.stop().await;
+    result.and(stopped)
+}
+
+/// `corekube images import|list`: the node's runtime image store.
+async fn images(cmd: cli::ImagesCommand) -> Result<(), String> {
+    let socket = |r: &cli::RuntimeSocket| r.container_runtime_endpoint.clone().unwrap_or_else(|| node::managed_socket(&r.data_dir.join("kubelet")));
+    match cmd {
+        cli::ImagesCommand::Import { file, runtime } => containerd::import_image(&socket(&runtime), &file).map_err(|e| e.to_string()),
+        cli::ImagesCommand::List { runtime } => {
+            let cri = corekube_kubelet::cri::Cri::connect(&socket(&runtime)).map_err(|e| e.to_string())?;
+            let images = cri.list_images().await.map_err(|e| e.to_string())?;
+            println!("{:<50} {:<20} {:>10}", "IMAGE", "ID", "SIZE");
+            for i in images {
+                let id: String = i.id.trim_start_matches("sha256:").chars().take(13).collect();
+                for tag in i.repo_tags.iter().chain(i.repo_tags.is_empty().then_some(&i.id)) {
+                    println!("{:<50} {:<20} {:>9.1}M", tag, id, i.size as f64 / 1e6);
+                }
+            }
+            Ok(())
+        }
+    }
 }
 
 /// SIGTERM or SIGINT starts a graceful stop; a second one ends the process at once.

@@ -15,6 +15,8 @@ const ADMIN_USER: &str = "kubernetes-admin";
 const ADMIN_GROUP: &str = "system:masters";
 /// The scheduler's identity, as upstream's kube-scheduler client certificate.
 const SCHEDULER_USER: &str = "system:kube-scheduler";
+/// The group of every node's identity (`system:node:NAME`), which the Node authorizer reads.
+const NODES_GROUP: &str = "system:nodes";
 
 pub async fn run(opts: ServerOptions, shutdown: CancellationToken) -> Result<(), String> {
     std::fs::create_dir_all(&opts.data_dir).map_err(|e| format!("cannot create {}: {e}", opts.data_dir.display()))?;
@@ -33,6 +35,23 @@ pub async fn run(opts: ServerOptions, shutdown: CancellationToken) -> Result<(),
     let (cert, key) = pki.client_cert("scheduler", SCHEDULER_USER, &[]).map_err(|e| format!("scheduler certificate: {e}"))?;
     pki.write_kubeconfig(&scheduler_kubeconfig, &server_url, SCHEDULER_USER, &cert, &key)
         .map_err(|e| format!("writing {}: {e}", scheduler_kubeconfig.display()))?;
+
+    // The node: its runtime first (a missing containerd stops the start here, with the packages
+    // to install), its kubelet once the API server is ready.
+    let kubelet_enabled = !opts.disable.contains(&Component::Kubelet);
+    let node_runtime = if kubelet_enabled {
+        let root = opts.data_dir.join("kubelet");
+        let image_dir = opts.node.image_dir.clone().unwrap_or_else(|| opts.data_dir.join("images"));
+        Some(crate::node::start_runtime(&opts.node, &root, &image_dir, shutdown.clone()).await?)
+    } else {
+        None
+    };
+    let node_name = opts.node.node_name.clone().unwrap_or_else(crate::node::host_name);
+    let kubelet_kubeconfig = opts.data_dir.join("kubelet.kubeconfig");
+    let node_user = format!("system:node:{node_name}");
+    let (cert, key) = pki.client_cert("kubelet", &node_user, &[NODES_GROUP]).map_err(|e| format!("kubelet certificate: {e}"))?;
+    pki.write_kubeconfig(&kubelet_kubeconfig, &server_url, &node_user, &cert, &key)
+        .map_err(|e| format!("writing {}: {e}", kubelet_kubeconfig.display()))?;
 
     let mut etcd_task = None;
     let endpoints = if opts.etcd_servers.is_empty() {
@@ -82,9 +101,42 @@ pub async fn run(opts: ServerOptions, shutdown: CancellationToken) -> Result<(),
     let scheduler = (!opts.disable.contains(&Component::Scheduler)).then(|| {
         tokio::spawn(run_scheduler_when_ready(scheduler_kubeconfig, health.clone(), shutdown.clone()))
     });
-    let served = corekube_apiserver::run(config, health, shutdown.clone()).await.map_err(|e| e.to_string());
+    let kubelet = node_runtime.as_ref().map(|rt| {
+        let (socket, opts_node, root) = (rt.socket.clone(), opts.node.clone(), opts.data_dir.join("kubelet"));
+        let (health, shutdown) = (health.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = health.wait_startup_done() => {}
+            }
+            if let Err(e) = crate::node::run_kubelet(&kubelet_kubeconfig, &opts_node, &root, &socket, shutdown.clone()).await {
+                tracing::error!(error = %e, "kubelet failed; stopping");
+                shutdown.cancel();
+            }
+        })
+    });
+    // The API server keeps serving while the kubelet stops its pods: its status writes and
+    // final deletions go through it.
+    let api_stop = CancellationToken::new();
+    let api_shutdown = {
+        let (shutdown, api_stop) = (shutdown.clone(), api_stop.clone());
+        async move {
+            shutdown.cancelled().await;
+            if let Some(task) = kubelet {
+                let _ = tokio::time::timeout(Duration::from_secs(45), task).await;
+            }
+            api_stop.cancel();
+        }
+    };
+    tokio::spawn(api_shutdown);
+    let served = corekube_apiserver::run(config, health, api_stop).await.map_err(|e| e.to_string());
     if let Some(task) = scheduler {
         let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+    }
+    if let Some(rt) = node_runtime {
+        if let Err(e) = rt.stop().await {
+            tracing::warn!(error = %e, "managed containerd");
+        }
     }
 
     let mut result = served;

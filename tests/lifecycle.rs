@@ -107,7 +107,7 @@ fn readiness_follows_etcd_and_recovers() {
     let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert!(text.contains("[-]etcd failed"), "{text}");
     assert!(!c.kubectl(&["get", "--raw", "/livez/etcd"]).status.success());
-    c.etcd.as_mut().unwrap().restart();
+    c.etcd.as_mut().unwrap().restart().unwrap_or_else(|e| panic!("{e}"));
     wait_until(Duration::from_secs(20), "readyz to recover", || c.kubectl(&["get", "--raw", "/readyz"]).status.success());
     assert_eq!(c.ok(&["get", "-n", "default", "configmap/settings", "-o", "name"]).trim(), "configmap/settings");
     // Watches keep working through the shared etcd watch after it reconnects.
@@ -167,7 +167,7 @@ fn start_up_steps_wait_for_etcd_however_long_it_takes() {
         std::thread::sleep(Duration::from_secs(3));
     }
     assert!(answered > 5, "the API server did not answer /readyz while etcd was down:\n{}", c.log());
-    c.etcd.as_mut().unwrap().restart();
+    c.etcd.as_mut().unwrap().restart().unwrap_or_else(|e| panic!("{e}"));
     c.wait_ready();
     let text = readyz(&c);
     assert!(text.contains("[+]poststarthook/bootstrap-namespaces ok"), "{text}");

@@ -326,16 +326,18 @@ async fn run(cli: Cli) -> Result<i32, String> {
     let tag = format!("{:05x}", (secs ^ std::process::id() as u64) & 0xfffff);
 
     // Our own etcd and corekube, or the given ones.
+    // Declared before `owned`, so that corekube stops before its etcd on every way out.
+    let mut owned_etcd = None;
     let mut owned = Vec::new();
     let (api, etcd_url, corekube_pid, etcd_pid, startup) = match &cli.server {
         None => {
             let bin = corekube_bin.clone()?;
             let etcd = procs::start_etcd(&cli.etcd_binary, &tmp.path().join("etcd")).await?;
-            let ck = procs::start_corekube(&bin, &tmp.path().join("corekube").join("data"), Some(&etcd.url), None, APISERVER_ONLY).await?;
-            let r = (etcd.url.clone(), Some(ck.proc.pid), Some(etcd.proc.pid), Some((etcd.ready_secs, ck.ready_secs)));
+            let ck = procs::start_corekube(&bin, &tmp.path().join("corekube").join("data"), Some(&etcd.process.url()), None, APISERVER_ONLY).await?;
+            let r = (etcd.process.url(), Some(ck.proc.pid), Some(etcd.process.pid()), Some((etcd.ready_secs, ck.ready_secs)));
             let api = ck.api.clone();
             owned.push(ck.proc);
-            owned.push(etcd.proc);
+            owned_etcd = Some(etcd.process);
             (api, r.0, r.1, r.2, r.3)
         }
         Some(server) => {
@@ -413,6 +415,7 @@ async fn run(cli: Cli) -> Result<i32, String> {
     println!("results written to {} ({:.0} s)", cli.json.display(), started.elapsed().as_secs_f64());
     drop(env);
     drop(owned);
+    drop(owned_etcd);
     if errors.is_empty() {
         Ok(0)
     } else {

@@ -1,44 +1,14 @@
-//! The processes the benchmark owns: an etcd and `corekube server` instances on free loopback
-//! ports. They get a parent-death signal, so they end with the benchmark even if it is killed.
+//! The processes the benchmark owns: an etcd (corekube-testsupport's, as the tests use) and
+//! `corekube server` instances on free loopback ports. They get a parent-death signal, so they
+//! end with the benchmark even if it is killed.
 
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
+use corekube_testsupport::{free_port, log_tail, spawn_owned, EtcdProcess};
+
 use crate::api::Api;
-
-pub fn free_port() -> Result<u16, String> {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free loopback port: {e}"))?;
-    Ok(l.local_addr().map_err(|e| e.to_string())?.port())
-}
-
-/// Spawns from one long-lived thread: the parent-death signal fires when the spawning thread
-/// exits, and tokio's blocking threads come and go.
-fn spawn_owned(mut cmd: Command) -> std::io::Result<Child> {
-    type Req = (Command, mpsc::Sender<std::io::Result<Child>>);
-    static SPAWNER: std::sync::OnceLock<std::sync::Mutex<mpsc::Sender<Req>>> = std::sync::OnceLock::new();
-    let spawner = SPAWNER.get_or_init(|| {
-        let (tx, rx) = mpsc::channel::<Req>();
-        std::thread::spawn(move || {
-            for (mut cmd, reply) in rx {
-                unsafe {
-                    cmd.pre_exec(|| {
-                        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                        Ok(())
-                    });
-                }
-                let _ = reply.send(cmd.spawn());
-            }
-        });
-        std::sync::Mutex::new(tx)
-    });
-    cmd.stdin(Stdio::null());
-    let (reply_tx, reply_rx) = mpsc::channel();
-    spawner.lock().unwrap().send((cmd, reply_tx)).map_err(|e| std::io::Error::other(e.to_string()))?;
-    reply_rx.recv().map_err(|e| std::io::Error::other(e.to_string()))?
-}
 
 /// A child process, stopped (SIGTERM, then SIGKILL after 10 s) when dropped.
 pub struct Proc {
@@ -60,7 +30,7 @@ impl Proc {
     pub fn check_alive(&mut self) -> Result<(), String> {
         if let Some(c) = self.child.as_mut() {
             if let Ok(Some(status)) = c.try_wait() {
-                return Err(format!("{} exited ({status}); last log lines:\n{}", self.name, tail(&self.log, 20)));
+                return Err(format!("{} exited ({status}); last log lines:\n{}", self.name, log_tail(&self.log, 20)));
             }
         }
         Ok(())
@@ -85,12 +55,6 @@ impl Drop for Proc {
     fn drop(&mut self) {
         self.stop();
     }
-}
-
-pub fn tail(path: &Path, lines: usize) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
 }
 
 /// VmRSS of a process in bytes.
@@ -122,42 +86,18 @@ pub fn cpu_secs(pid: u32) -> Option<f64> {
 }
 
 pub struct EtcdProc {
-    pub proc: Proc,
-    pub url: String,
-    /// Seconds from spawn to answering a status request.
+    pub process: EtcdProcess,
+    /// Seconds from spawn to answering a health request.
     pub ready_secs: f64,
 }
 
 /// Starts a single-member etcd with its data under `dir` and waits until it answers.
 pub async fn start_etcd(binary: &str, dir: &Path) -> Result<EtcdProc, String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let (client, peer) = (free_port()?, free_port()?);
-    let url = format!("http://127.0.0.1:{client}");
-    let peer_url = format!("http://127.0.0.1:{peer}");
-    let mut cmd = Command::new(binary);
-    cmd.args(["--name", "bench", "--data-dir"])
-        .arg(dir.join("data"))
-        .args(["--listen-client-urls", &url, "--advertise-client-urls", &url])
-        .args(["--listen-peer-urls", &peer_url, "--initial-advertise-peer-urls", &peer_url])
-        .args(["--initial-cluster", &format!("bench={peer_url}"), "--listen-metrics-urls", ""]);
+    let (binary, dir) = (binary.to_string(), dir.to_path_buf());
     let t = Instant::now();
-    let mut proc = Proc::spawn("etcd", cmd, dir.join("etcd.log"))
-        .map_err(|e| format!("{e}. Install etcd with: apt-get install etcd-server"))?;
-    let deadline = t + Duration::from_secs(30);
-    loop {
-        proc.check_alive()?;
-        let probe = async {
-            let mut c = etcd_client::Client::connect([url.as_str()], None).await?;
-            c.status().await
-        };
-        if let Ok(Ok(_)) = tokio::time::timeout(Duration::from_secs(1), probe).await {
-            return Ok(EtcdProc { proc, url, ready_secs: t.elapsed().as_secs_f64() });
-        }
-        if Instant::now() > deadline {
-            return Err(format!("etcd did not answer within 30 s; log:\n{}", tail(&proc.log, 20)));
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    // The start waits for etcd on a blocking thread, so the runtime's other tasks keep running.
+    let process = tokio::task::spawn_blocking(move || EtcdProcess::start_binary(&binary, &dir)).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
+    Ok(EtcdProc { process, ready_secs: t.elapsed().as_secs_f64() })
 }
 
 pub struct CorekubeProc {
@@ -181,7 +121,7 @@ pub async fn start_corekube(binary: &Path, data_dir: &Path, etcd: Option<&str>, 
     std::fs::create_dir_all(data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
     let port = match port {
         Some(p) => p,
-        None => free_port()?,
+        None => free_port().map_err(|e| format!("no free loopback port: {e}"))?,
     };
     let mut cmd = Command::new(binary);
     cmd.arg("server").arg("--data-dir").arg(data_dir).args(["--secure-port", &port.to_string(), "--log-level", "warn"]);
@@ -207,7 +147,7 @@ pub async fn start_corekube(binary: &Path, data_dir: &Path, etcd: Option<&str>, 
             }
         }
         if Instant::now() > deadline {
-            return Err(format!("corekube was not ready within 60 s; log:\n{}", tail(&proc.log, 30)));
+            return Err(format!("corekube was not ready within 60 s; log:\n{}", log_tail(&proc.log, 30)));
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }

@@ -125,7 +125,7 @@ async fn round(env: &Env, nodes: usize) -> Result<Round, String> {
     let bin = env.corekube_bin.clone()?;
     let dir = env.workdir.join(format!("sched-{nodes}"));
     let etcd = start_etcd(&env.etcd_binary, &dir.join("etcd")).await?;
-    let ck = start_corekube(&bin, &dir.join("data"), Some(&etcd.url), None, crate::APISERVER_ONLY).await?;
+    let ck = start_corekube(&bin, &dir.join("data"), Some(&etcd.process.url()), None, crate::APISERVER_ONLY).await?;
     let api = ck.api.clone();
     api.warm_up(c.sched_clients).await;
     api.ensure_namespace(NS).await?;

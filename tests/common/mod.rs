@@ -1,15 +1,15 @@
 //! Test harness: real etcd and a real `corekube server` on free loopback ports, driven through
-//! the real `kubectl` (the one on PATH) and a kube-rs client. Processes are started from a
-//! long-lived thread with a parent-death signal, so they end with the test binary.
+//! the real `kubectl` (the one on PATH) and a kube-rs client. Processes are started through
+//! corekube-testsupport with a parent-death signal, so they end with the test binary.
 
 #![allow(dead_code)]
 
 use std::io::Write;
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
+
+use corekube_testsupport::{free_port, EtcdProcess};
 
 /// Fails with an install hint if a required program is missing; tests never skip silently.
 pub fn require(program: &str, package: &str) {
@@ -17,114 +17,78 @@ pub fn require(program: &str, package: &str) {
     assert!(found, "`{program}` is not on PATH: install it (apt-get install {package})");
 }
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+/// Spawns a corekube or etcd child that ends with the test binary; panics if it cannot start.
+fn spawn_owned(cmd: Command) -> Child {
+    let program = cmd.get_program().to_string_lossy().into_owned();
+    corekube_testsupport::spawn_owned(cmd).unwrap_or_else(|e| panic!("cannot start {program}: {e}"))
 }
 
-/// Spawns a process from a thread that lives as long as the test binary: the parent-death
-/// signal fires when the spawning thread exits, and test threads end after each test.
-fn spawn_owned(mut cmd: Command) -> Child {
-    /// A command to spawn, and where to send the spawned child.
-    type SpawnRequest = (Command, mpsc::Sender<std::io::Result<Child>>);
-    static SPAWNER: std::sync::OnceLock<std::sync::Mutex<mpsc::Sender<SpawnRequest>>> = std::sync::OnceLock::new();
-    let spawner = SPAWNER.get_or_init(|| {
-        let (tx, rx) = mpsc::channel::<SpawnRequest>();
-        std::thread::spawn(move || {
-            for (mut cmd, reply) in rx {
-                unsafe {
-                    cmd.pre_exec(|| {
-                        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                        Ok(())
-                    });
-                }
-                let _ = reply.send(cmd.spawn());
-            }
-        });
-        std::sync::Mutex::new(tx)
-    });
-    let (reply_tx, reply_rx) = mpsc::channel();
-    cmd.stdin(Stdio::null());
-    spawner.lock().unwrap().send((cmd, reply_tx)).unwrap();
-    reply_rx.recv().unwrap().expect("spawn")
-}
-
-/// An etcd the test controls (to stop, restart and compact it).
-pub struct Etcd {
-    pub dir: PathBuf,
-    pub client_port: u16,
-    peer_port: u16,
-    child: Option<Child>,
-}
-
-impl Etcd {
-    pub fn start(dir: &Path) -> Etcd {
-        require("etcd", "etcd-server");
-        let mut e = Etcd { dir: dir.to_path_buf(), client_port: free_port(), peer_port: free_port(), child: None };
-        e.launch();
-        e
-    }
-
-    pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.client_port)
-    }
-
-    fn launch(&mut self) {
-        let client = self.url();
-        let peer = format!("http://127.0.0.1:{}", self.peer_port);
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join("etcd.log")).unwrap();
-        let mut cmd = Command::new("etcd");
-        cmd.args(["--name", "test", "--data-dir"])
-            .arg(self.dir.join("etcd-data"))
-            .args(["--listen-client-urls", &client, "--advertise-client-urls", &client])
-            .args(["--listen-peer-urls", &peer, "--initial-advertise-peer-urls", &peer])
-            .args(["--initial-cluster", &format!("test={peer}"), "--listen-metrics-urls", ""])
-            .stdout(log.try_clone().unwrap())
-            .stderr(log);
-        self.child = Some(spawn_owned(cmd));
-        wait_until(Duration::from_secs(20), "etcd to answer", || {
-            Command::new("etcdctl").env("ETCDCTL_API", "3").args(["--endpoints", &self.url(), "endpoint", "health"]).output().map(|o| o.status.success()).unwrap_or(false)
-        });
-    }
-
-    pub fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    pub fn restart(&mut self) {
-        self.stop();
-        self.launch();
-    }
-
-    /// Compacts history up to the current revision with etcdctl, as an operator would.
-    pub fn compact_all(&self) -> i64 {
-        let out = Command::new("etcdctl").env("ETCDCTL_API", "3").args(["--endpoints", &self.url(), "endpoint", "status", "-w", "json"]).output().unwrap();
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("etcdctl status json");
-        let rev = v[0]["Status"]["header"]["revision"].as_i64().expect("revision");
-        let out = Command::new("etcdctl").env("ETCDCTL_API", "3").args(["--endpoints", &self.url(), "compact", &rev.to_string()]).output().unwrap();
-        assert!(out.status.success(), "etcdctl compact: {}", String::from_utf8_lossy(&out.stderr));
-        rev
-    }
-}
-
-impl Drop for Etcd {
-    fn drop(&mut self) {
-        self.stop();
-    }
+/// Compacts the history of `etcd` up to its current revision with etcdctl, as an operator would.
+pub fn compact_all(etcd: &EtcdProcess) -> i64 {
+    let out = Command::new("etcdctl").env("ETCDCTL_API", "3").args(["--endpoints", &etcd.url(), "endpoint", "status", "-w", "json"]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("etcdctl status json");
+    let rev = v[0]["Status"]["header"]["revision"].as_i64().expect("revision");
+    let out = Command::new("etcdctl").env("ETCDCTL_API", "3").args(["--endpoints", &etcd.url(), "compact", &rev.to_string()]).output().unwrap();
+    assert!(out.status.success(), "etcdctl compact: {}", String::from_utf8_lossy(&out.stderr));
+    rev
 }
 
 /// A running `corekube server`.
 pub struct Cluster {
+    /// The external etcd (data and log in `etcd/` of `dir`), for the tests that stop and
+    /// restart it. Declared before `dir`: it is killed before its directory is removed.
+    pub etcd: Option<EtcdProcess>,
     pub dir: tempfile::TempDir,
     pub port: u16,
-    pub etcd: Option<Etcd>,
     child: Option<Child>,
     extra_args: Vec<String>,
+    /// The name of the cluster's own node, when it runs one (a kubelet and containerd).
+    node: Option<String>,
+}
+
+/// The node tests' pod range: away from the default 10.42.0.0/24 of a cluster a developer
+/// may be running on the same machine.
+pub const TEST_POD_CIDR: &str = "10.42.250.0/24";
+
+/// The offline images (busybox:1.35, nginx:1.22, pause), built once by the project's
+/// images/build into the target directory and loaded by each node at start.
+pub fn test_images() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
+            let dir = target.join("images");
+            let out = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/images/build")).arg(&dir).output().expect("images/build runs");
+            assert!(out.status.success(), "images/build failed:\n{}", String::from_utf8_lossy(&out.stderr));
+            dir
+        })
+        .clone()
 }
 
 impl Cluster {
+    /// corekube with its own node: its managed containerd (containerd, runc and the CNI
+    /// plugins must be installed: scripts/install-deps) runs the pods, with the offline images.
+    pub fn start_node(extra: &[&str]) -> Cluster {
+        require("containerd", "containerd");
+        require("runc", "runc");
+        let images = test_images();
+        let node = "corekube-test-node";
+        let mut args: Vec<String> = ["--node-name", node, "--pod-cidr", TEST_POD_CIDR].iter().map(|s| s.to_string()).collect();
+        args.push("--image-dir".into());
+        args.push(images.display().to_string());
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut c = Self::prepare(false, &args);
+        c.node = Some(node.to_string());
+        c.launch();
+        c
+    }
+
+    /// The name of the cluster's node (`start_node` clusters only).
+    pub fn node_name(&self) -> String {
+        self.node.clone().expect("a cluster started with its node")
+    }
+
     /// corekube with its own managed etcd.
     pub fn start() -> Cluster {
         Self::start_with(false, &[])
@@ -154,13 +118,17 @@ impl Cluster {
         require("kubectl", "kubectl (Google Cloud SDK)");
         require("etcd", "etcd-server");
         let dir = tempfile::Builder::new().prefix("corekube-test").tempdir().unwrap();
-        let etcd = external.then(|| Etcd::start(dir.path()));
+        let etcd = external.then(|| EtcdProcess::start(&dir.path().join("etcd")).unwrap_or_else(|e| panic!("{e}")));
         let mut extra_args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
         if let Some(e) = &etcd {
             extra_args.push("--etcd-servers".into());
             extra_args.push(e.url());
         }
-        Cluster { dir, port: free_port(), etcd, child: None, extra_args }
+        // Only node tests run a node: the others make their nodes with kubectl.
+        if !extra.contains(&"--node-name") {
+            extra_args.extend(["--disable".to_string(), "kubelet".to_string()]);
+        }
+        Cluster { dir, port: free_port().expect("a free loopback port"), etcd, child: None, extra_args, node: None }
     }
 
     fn launch(&mut self) {
@@ -315,7 +283,8 @@ impl Drop for Cluster {
             unsafe {
                 libc::kill(c.id() as i32, libc::SIGTERM);
             }
-            let deadline = Instant::now() + Duration::from_secs(10);
+            // A node stops its pods first (at most 5 s each, in parallel), then containerd.
+            let deadline = Instant::now() + Duration::from_secs(if self.node.is_some() { 40 } else { 10 });
             while Instant::now() < deadline && c.try_wait().ok().flatten().is_none() {
                 std::thread::sleep(Duration::from_millis(20));
             }
@@ -347,18 +316,37 @@ pub fn namespace(cluster: &Cluster, prefix: &str) -> String {
 /// One cluster shared by every test of a test binary (namespaces keep tests apart). It is
 /// stopped and its directory removed when the binary exits.
 pub fn shared() -> &'static Cluster {
-    static SHARED: std::sync::OnceLock<std::sync::Mutex<Option<Cluster>>> = std::sync::OnceLock::new();
+    static SHARED: SharedCluster = std::sync::OnceLock::new();
     extern "C" fn stop_shared() {
-        if let Some(m) = SHARED.get() {
-            if let Ok(mut g) = m.lock() {
-                drop(g.take());
-            }
+        stop_shared_cluster(&SHARED);
+    }
+    shared_cluster(&SHARED, Cluster::start, stop_shared)
+}
+
+/// Like `shared`, for a cluster with its own node (`Cluster::start_node`).
+pub fn node_cluster() -> &'static Cluster {
+    static NODE: SharedCluster = std::sync::OnceLock::new();
+    extern "C" fn stop_node() {
+        stop_shared_cluster(&NODE);
+    }
+    shared_cluster(&NODE, || Cluster::start_node(&[]), stop_node)
+}
+
+type SharedCluster = std::sync::OnceLock<std::sync::Mutex<Option<Cluster>>>;
+
+fn stop_shared_cluster(cell: &SharedCluster) {
+    if let Some(m) = cell.get() {
+        if let Ok(mut g) = m.lock() {
+            drop(g.take());
         }
     }
-    let cell = SHARED.get_or_init(|| {
-        let c = Cluster::start();
+}
+
+fn shared_cluster(cell: &'static SharedCluster, start: impl FnOnce() -> Cluster, stop_at_exit: extern "C" fn()) -> &'static Cluster {
+    let cell = cell.get_or_init(|| {
+        let c = start();
         unsafe {
-            libc::atexit(stop_shared);
+            libc::atexit(stop_at_exit);
         }
         std::sync::Mutex::new(Some(c))
     });

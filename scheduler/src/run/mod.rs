@@ -47,12 +47,7 @@ pub struct Config {
 /// Builds the client from a kubeconfig file (the standalone `corekube scheduler` and the
 /// all-in-one server both use one, each component with its own certificate).
 pub async fn client_from_kubeconfig(path: &std::path::Path) -> Result<Client, Error> {
-    let kubeconfig = kube::config::Kubeconfig::read_from(path)
-        .map_err(|e| Error::Kubeconfig { path: path.display().to_string(), detail: e.to_string() })?;
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default())
-        .await
-        .map_err(|e| Error::Kubeconfig { path: path.display().to_string(), detail: e.to_string() })?;
-    Client::try_from(config).map_err(|e| Error::Client(e.to_string()))
+    corekube_client::client_from_kubeconfig(path).await.map_err(|e| Error::Client(e.to_string()))
 }
 
 /// What a background write reports back to the loop.

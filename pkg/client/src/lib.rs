@@ -1,0 +1,24 @@
+//! What every component needs to be a client of the API server: a kube-rs `Client` from a
+//! kubeconfig file, and watches turned into streams of changes.
+
+pub mod informer;
+
+use kube::Client;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("kubeconfig {path}: {detail}")]
+    Kubeconfig { path: String, detail: String },
+    #[error("API client: {0}")]
+    Client(String),
+}
+
+/// A client authenticated as the kubeconfig's user (each component has its own certificate).
+pub async fn client_from_kubeconfig(path: &std::path::Path) -> Result<Client, Error> {
+    let kubeconfig = kube::config::Kubeconfig::read_from(path)
+        .map_err(|e| Error::Kubeconfig { path: path.display().to_string(), detail: e.to_string() })?;
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default())
+        .await
+        .map_err(|e| Error::Kubeconfig { path: path.display().to_string(), detail: e.to_string() })?;
+    Client::try_from(config).map_err(|e| Error::Client(e.to_string()))
+}

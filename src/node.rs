@@ -1,0 +1,104 @@
+//! The node in this process: its container runtime (a managed containerd unless a CRI socket
+//! is given, with the offline image archives loaded) and its kubelet. `corekube server` and
+//! `corekube kubelet` both go through here.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::NodeOptions;
+use crate::containerd::{self, ManagedContainerd, PodNetwork};
+
+/// A running runtime: its socket, and the managed containerd's stop switch and task.
+pub struct NodeRuntime {
+    pub socket: PathBuf,
+    managed: Option<(CancellationToken, tokio::task::JoinHandle<Result<(), String>>)>,
+}
+
+/// The managed containerd's socket under a kubelet root directory.
+pub fn managed_socket(root_dir: &Path) -> PathBuf {
+    root_dir.join("containerd/containerd.sock")
+}
+
+/// Starts (or finds) the runtime and loads the image archives of `image_dir`. A managed
+/// containerd that dies later cancels `failure`.
+pub async fn start_runtime(opts: &NodeOptions, root_dir: &Path, image_dir: &Path, failure: CancellationToken) -> Result<NodeRuntime, String> {
+    let runtime = match &opts.container_runtime_endpoint {
+        Some(socket) => NodeRuntime { socket: socket.clone(), managed: None },
+        None => {
+            let net = PodNetwork {
+                pod_cidr: opts.pod_cidr.clone(),
+                cluster_cidr: opts.cluster_cidr.clone(),
+                bridge: opts.bridge_name(),
+                ipam_dir: root_dir.join("containerd/cni/ipam"),
+            };
+            let managed = ManagedContainerd::start(&root_dir.join("containerd"), &net).await.map_err(|e| e.to_string())?;
+            tracing::info!(socket = %managed.socket.display(), "managed containerd is ready");
+            let socket = managed.socket.clone();
+            let stop = CancellationToken::new();
+            let task = {
+                let stop = stop.clone();
+                tokio::spawn(async move {
+                    let r = managed.supervise(stop).await;
+                    if r.is_err() {
+                        failure.cancel();
+                    }
+                    r
+                })
+            };
+            NodeRuntime { socket, managed: Some((stop, task)) }
+        }
+    };
+    let loaded = containerd::import_images_from(&runtime.socket, image_dir).map_err(|e| e.to_string())?;
+    if loaded > 0 {
+        tracing::info!(count = loaded, dir = %image_dir.display(), "image archives loaded into the node's runtime");
+    }
+    Ok(runtime)
+}
+
+impl NodeRuntime {
+    /// Stops the managed containerd (after the kubelet), reporting whether it had died.
+    pub async fn stop(self) -> Result<(), String> {
+        let Some((stop, task)) = self.managed else { return Ok(()) };
+        stop.cancel();
+        match tokio::time::timeout(std::time::Duration::from_secs(10), task).await {
+            Ok(Ok(r)) => r,
+            _ => Ok(()),
+        }
+    }
+}
+
+fn parse_reserved(items: &[String]) -> Result<BTreeMap<String, Quantity>, String> {
+    items
+        .iter()
+        .filter(|s| !s.is_empty())
+        .map(|item| match item.split_once('=') {
+            Some((k, v)) if !k.is_empty() && !v.is_empty() => Ok((k.to_string(), Quantity(v.to_string()))),
+            _ => Err(format!("--system-reserved: {item:?} is not RESOURCE=QUANTITY")),
+        })
+        .collect()
+}
+
+/// The host name, as the node's default name (lower-cased, as upstream).
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_else(|_| "localhost".into()).trim().to_lowercase()
+}
+
+/// Runs the kubelet with `kubeconfig`'s identity until `shutdown`.
+pub async fn run_kubelet(kubeconfig: &Path, opts: &NodeOptions, root_dir: &Path, socket: &Path, shutdown: CancellationToken) -> Result<(), String> {
+    let client = corekube_client::client_from_kubeconfig(kubeconfig).await.map_err(|e| e.to_string())?;
+    let cri = corekube_kubelet::cri::Cri::connect(socket).map_err(|e| e.to_string())?;
+    let config = corekube_kubelet::Config {
+        client,
+        node_name: opts.node_name.clone().unwrap_or_else(host_name),
+        node_ip: opts.node_ip.clone().unwrap_or_else(corekube_kubelet::default_node_ip),
+        pod_cidr: opts.pod_cidr.clone(),
+        cri,
+        root_dir: root_dir.to_path_buf(),
+        system_reserved: parse_reserved(&opts.system_reserved)?,
+        stop_pods_on_exit: !opts.keep_pods_on_exit,
+    };
+    corekube_kubelet::run(config, shutdown).await.map_err(|e| e.to_string())
+}

@@ -1,0 +1,183 @@
+//! The node, end to end: corekube's own containerd, runc and CNI bridge run the pods the real
+//! kubectl creates, and the kubelet reports them as upstream's does (phases, restarts,
+//! back-off, images, volumes, environment, graceful deletion). One cluster with a node serves
+//! every test here; namespaces keep them apart.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::time::Duration;
+
+use common::{namespace, node_cluster, wait_until, Cluster};
+
+fn jsonpath(c: &Cluster, ns: &str, obj: &str, path: &str) -> String {
+    c.ok(&["get", "-n", ns, obj, "-o", &format!("jsonpath={path}")])
+}
+
+fn wait_phase(c: &Cluster, ns: &str, pod: &str, phase: &str, within: Duration) {
+    wait_until(within, &format!("pod {pod} to be {phase}"), || jsonpath(c, ns, &format!("pod/{pod}"), "{.status.phase}") == phase);
+}
+
+/// A plain HTTP GET from this machine to a pod, over its node's bridge.
+fn http_get(ip: &str, port: u16) -> std::io::Result<String> {
+    let mut s = std::net::TcpStream::connect_timeout(&format!("{ip}:{port}").parse().unwrap(), Duration::from_secs(2))?;
+    s.set_read_timeout(Some(Duration::from_secs(3)))?;
+    s.write_all(format!("GET / HTTP/1.0\r\nHost: {ip}\r\n\r\n").as_bytes())?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)?;
+    Ok(out)
+}
+
+#[test]
+fn the_node_registers_ready_with_its_capacity_and_images() {
+    let c = node_cluster();
+    let node = c.node_name();
+    wait_until(Duration::from_secs(30), "the node to be Ready", || {
+        jsonpath(c, "default", &format!("node/{node}"), "{.status.conditions[?(@.type==\"Ready\")].status}") == "True"
+    });
+    let info = jsonpath(c, "default", &format!("node/{node}"), "{.status.nodeInfo.kubeletVersion} {.status.nodeInfo.containerRuntimeVersion}");
+    assert!(info.starts_with("v1.33.") && info.contains("containerd://"), "{info}");
+    let capacity = jsonpath(c, "default", &format!("node/{node}"), "{.status.capacity.pods} {.status.allocatable.cpu}");
+    assert!(capacity.starts_with("110 "), "{capacity}");
+    let images = jsonpath(c, "default", &format!("node/{node}"), "{.status.images[*].names}");
+    assert!(images.contains("docker.io/library/nginx:1.22") && images.contains("registry.k8s.io/pause:3.10"), "{images}");
+    assert_eq!(jsonpath(c, "kube-node-lease", &format!("lease/{node}"), "{.spec.holderIdentity}"), node);
+}
+
+#[test]
+fn an_nginx_pod_runs_and_answers_on_its_pod_ip_then_deletes_gracefully() {
+    let c = node_cluster();
+    let ns = namespace(c, "web");
+    c.ok(&["run", "web", "-n", &ns, "--image=nginx:1.22", "--port=80"]);
+    wait_until(Duration::from_secs(60), "web to be Ready", || jsonpath(c, &ns, "pod/web", "{.status.conditions[?(@.type==\"Ready\")].status}") == "True");
+    let ip = jsonpath(c, &ns, "pod/web", "{.status.podIP}");
+    assert!(ip.starts_with("10.42."), "{ip}");
+    let page = http_get(&ip, 80).expect("nginx answers on the pod IP");
+    assert!(page.starts_with("HTTP/1.1 200") && page.contains("Welcome to nginx!"), "{page}");
+    let status = jsonpath(c, &ns, "pod/web", "{.status.containerStatuses[0].ready} {.status.containerStatuses[0].restartCount} {.status.qosClass}");
+    assert_eq!(status, "true 0 BestEffort");
+    let events = c.ok(&["get", "events", "-n", &ns, "--field-selector", "involvedObject.name=web", "-o", "jsonpath={.items[*].reason}"]);
+    for reason in ["Scheduled", "Pulled", "Created", "Started"] {
+        assert!(events.contains(reason), "{reason} missing from {events}");
+    }
+    // `kubectl delete` waits for the kubelet to stop the container and finish the deletion.
+    let started = std::time::Instant::now();
+    c.ok(&["delete", "pod", "web", "-n", &ns, "--timeout=60s"]);
+    assert!(started.elapsed() < Duration::from_secs(30), "deletion took {:?}", started.elapsed());
+    assert!(http_get(&ip, 80).is_err(), "nothing answers on the pod IP once it is deleted");
+}
+
+#[test]
+fn a_grace_period_is_honoured_before_the_container_is_killed() {
+    let c = node_cluster();
+    let ns = namespace(c, "grace");
+    c.ok(&["run", "stubborn", "-n", &ns, "--image=busybox:1.35", "--command", "--", "sh", "-c", "trap '' TERM; while true; do sleep 1; done"]);
+    wait_phase(c, &ns, "stubborn", "Running", Duration::from_secs(60));
+    let started = std::time::Instant::now();
+    c.ok(&["delete", "pod", "stubborn", "-n", &ns, "--grace-period=4", "--timeout=60s"]);
+    let took = started.elapsed();
+    assert!(took >= Duration::from_secs(3) && took < Duration::from_secs(20), "a 4 s grace period took {took:?}");
+}
+
+#[test]
+fn restart_policies_and_crash_loop_back_off() {
+    let c = node_cluster();
+    let ns = namespace(c, "restarts");
+    c.ok(&["run", "crash", "-n", &ns, "--image=busybox:1.35", "--command", "--", "sh", "-c", "exit 3"]);
+    c.ok(&["run", "once", "-n", &ns, "--image=busybox:1.35", "--restart=Never", "--command", "--", "sh", "-c", "exit 0"]);
+    c.ok(&["run", "fails", "-n", &ns, "--image=busybox:1.35", "--restart=Never", "--command", "--", "sh", "-c", "exit 7"]);
+    wait_phase(c, &ns, "once", "Succeeded", Duration::from_secs(60));
+    wait_phase(c, &ns, "fails", "Failed", Duration::from_secs(60));
+    assert_eq!(jsonpath(c, &ns, "pod/fails", "{.status.containerStatuses[0].state.terminated.exitCode}"), "7");
+    // Restarted at once, then after 10 s: two restarts within about 15 s, and waiting in
+    // CrashLoopBackOff in between, with the last exit code kept.
+    wait_until(Duration::from_secs(40), "two restarts", || jsonpath(c, &ns, "pod/crash", "{.status.containerStatuses[0].restartCount}").parse::<i32>().unwrap_or(0) >= 2);
+    wait_until(Duration::from_secs(30), "CrashLoopBackOff", || {
+        jsonpath(c, &ns, "pod/crash", "{.status.containerStatuses[0].state.waiting.reason}") == "CrashLoopBackOff"
+    });
+    assert_eq!(jsonpath(c, &ns, "pod/crash", "{.status.containerStatuses[0].lastState.terminated.exitCode}"), "3");
+    assert_eq!(jsonpath(c, &ns, "pod/crash", "{.status.phase}"), "Running");
+    let table = c.ok(&["get", "pod", "crash", "-n", &ns, "--no-headers"]);
+    assert!(table.contains("CrashLoopBackOff"), "{table}");
+}
+
+#[test]
+fn init_containers_volumes_and_environment_reach_the_containers() {
+    let c = node_cluster();
+    let ns = namespace(c, "wiring");
+    let out = tempfile::tempdir().unwrap();
+    let manifest = format!(
+        r#"apiVersion: v1
+kind: ConfigMap
+metadata: {{name: cfg}}
+data: {{greeting: hello, color: blue}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {{name: creds}}
+stringData: {{password: s3cret}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: wired, labels: {{app: wired}}}}
+spec:
+  restartPolicy: Never
+  initContainers:
+  - name: first
+    image: busybox:1.35
+    command: ["sh", "-c", "echo first > /shared/order"]
+    volumeMounts: [{{name: shared, mountPath: /shared}}]
+  - name: second
+    image: busybox:1.35
+    command: ["sh", "-c", "echo second >> /shared/order"]
+    volumeMounts: [{{name: shared, mountPath: /shared}}]
+  containers:
+  - name: main
+    image: busybox:1.35
+    command: ["sh", "-c", "cat /shared/order > /out/order; cat /cfg/greeting > /out/volume; echo \"$GREETING $PASSWORD $POD $APP $COLOR_X\" > /out/env"]
+    env:
+    - {{name: GREETING, valueFrom: {{configMapKeyRef: {{name: cfg, key: greeting}}}}}}
+    - {{name: PASSWORD, valueFrom: {{secretKeyRef: {{name: creds, key: password}}}}}}
+    - {{name: POD, valueFrom: {{fieldRef: {{fieldPath: metadata.name}}}}}}
+    - {{name: APP, valueFrom: {{fieldRef: {{fieldPath: "metadata.labels['app']"}}}}}}
+    - {{name: COLOR_X, value: "$(color)-x"}}
+    envFrom: [{{configMapRef: {{name: cfg}}}}]
+    volumeMounts:
+    - {{name: shared, mountPath: /shared}}
+    - {{name: cfg, mountPath: /cfg}}
+    - {{name: out, mountPath: /out}}
+  volumes:
+  - {{name: shared, emptyDir: {{}}}}
+  - {{name: cfg, configMap: {{name: cfg}}}}
+  - {{name: out, hostPath: {{path: {out}, type: Directory}}}}
+"#,
+        out = out.path().display()
+    );
+    c.ok_stdin(&["apply", "-n", &ns, "-f", "-"], &manifest);
+    wait_phase(c, &ns, "wired", "Succeeded", Duration::from_secs(90));
+    let read = |f: &str| std::fs::read_to_string(out.path().join(f)).unwrap_or_default();
+    assert_eq!(read("order"), "first\nsecond\n", "init containers ran in order, sharing an emptyDir");
+    assert_eq!(read("volume"), "hello");
+    assert_eq!(read("env"), "hello s3cret wired wired blue-x\n");
+    let init = jsonpath(c, &ns, "pod/wired", "{.status.initContainerStatuses[*].state.terminated.reason}");
+    assert_eq!(init, "Completed Completed");
+}
+
+#[test]
+fn a_missing_image_or_config_map_says_why_the_pod_waits() {
+    let c = node_cluster();
+    let ns = namespace(c, "waiting");
+    c.ok(&["run", "nope", "-n", &ns, "--image=registry.invalid/nothing:1.0"]);
+    c.ok(&["run", "never", "-n", &ns, "--image=registry.invalid/nothing:1.0", "--image-pull-policy=Never"]);
+    let manifest = "apiVersion: v1\nkind: Pod\nmetadata: {name: needs-config}\nspec:\n  containers:\n  - name: c\n    image: busybox:1.35\n    command: [sleep, '1000']\n    env: [{name: X, valueFrom: {configMapKeyRef: {name: absent, key: k}}}]\n";
+    c.ok_stdin(&["apply", "-n", &ns, "-f", "-"], manifest);
+    let reason = |pod: &str| jsonpath(c, &ns, &format!("pod/{pod}"), "{.status.containerStatuses[0].state.waiting.reason}");
+    wait_until(Duration::from_secs(60), "an image pull failure", || matches!(reason("nope").as_str(), "ErrImagePull" | "ImagePullBackOff"));
+    wait_until(Duration::from_secs(30), "ErrImageNeverPull", || reason("never") == "ErrImageNeverPull");
+    wait_until(Duration::from_secs(30), "CreateContainerConfigError", || reason("needs-config") == "CreateContainerConfigError");
+    let message = jsonpath(c, &ns, "pod/needs-config", "{.status.containerStatuses[0].state.waiting.message}");
+    assert_eq!(message, "configmap \"absent\" not found");
+    // Once the ConfigMap exists, the container starts.
+    c.ok(&["create", "configmap", "absent", "-n", &ns, "--from-literal=k=v"]);
+    wait_phase(c, &ns, "needs-config", "Running", Duration::from_secs(60));
+}

@@ -1,7 +1,8 @@
 //! The node, end to end: corekube's own containerd, runc and CNI bridge run the pods the real
 //! kubectl creates, and the kubelet reports them as upstream's does (phases, restarts,
-//! back-off, images, volumes, environment, graceful deletion). One cluster with a node serves
-//! every test here; namespaces keep them apart.
+//! back-off, images, volumes, environment, graceful deletion, adoption after a restart). One
+//! cluster with a node serves most tests here, namespaces keeping them apart; the restart test
+//! has its own, on another pod range.
 
 mod common;
 
@@ -180,4 +181,26 @@ fn a_missing_image_or_config_map_says_why_the_pod_waits() {
     // Once the ConfigMap exists, the container starts.
     c.ok(&["create", "configmap", "absent", "-n", &ns, "--from-literal=k=v"]);
     wait_phase(c, &ns, "needs-config", "Running", Duration::from_secs(60));
+}
+
+#[test]
+fn a_restarted_node_adopts_its_running_containers_without_restarting_them() {
+    // Its own cluster (it restarts), on its own pod range and bridge.
+    let mut c = Cluster::start_node_on("10.42.251.0/24", &["--keep-pods-on-exit"]);
+    let ns = namespace(&c, "adopt");
+    c.ok(&["run", "steady", "-n", &ns, "--image=busybox:1.35", "--command", "--", "sleep", "3600"]);
+    wait_phase(&c, &ns, "steady", "Running", Duration::from_secs(60));
+    let before = jsonpath(&c, &ns, "pod/steady", "{.status.containerStatuses[0].containerID}");
+    assert!(before.starts_with("containerd://"), "{before}");
+    c.restart();
+    // The node comes back, finds the container running and reports it as it was.
+    let node = c.node_name();
+    wait_until(Duration::from_secs(30), "the node's status to be posted again", || {
+        jsonpath(&c, "default", &format!("node/{node}"), "{.status.conditions[?(@.type==\"Ready\")].status}") == "True"
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    let after = jsonpath(&c, &ns, "pod/steady", "{.status.containerStatuses[0].containerID} {.status.containerStatuses[0].restartCount} {.status.phase}");
+    assert_eq!(after, format!("{before} 0 Running"));
+    // This cluster keeps its pods on exit: delete the pod so nothing is left running.
+    c.ok(&["delete", "pod", "steady", "-n", &ns, "--grace-period=1", "--timeout=60s"]);
 }

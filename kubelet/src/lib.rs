@@ -152,6 +152,10 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
     tokio::spawn(node_status::status_loop(shared.clone(), shutdown.clone()));
     tokio::spawn(node_status::lease_loop(shared.clone(), shutdown.clone()));
 
+    // What the runtime already runs is known before any pod worker starts, so that a worker
+    // adopts its pod's running containers instead of starting them again.
+    let mut last_listed = tokio::time::Instant::now();
+    let mut last_runtime = relist(&shared.cri).await.map_err(|e| Error::Runtime { socket: shared.cri.socket.display().to_string(), detail: e.to_string() })?;
     let (tx, mut inputs) = mpsc::channel(1024);
     let pods: Api<Pod> = Api::all(shared.client.clone());
     let selector = watcher::Config::default().fields(&format!("spec.nodeName={}", shared.node_name));
@@ -161,8 +165,6 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
     let mut workers: HashMap<String, WorkerHandle> = HashMap::new();
     let mut seen_in_relist: Vec<String> = Vec::new();
     let mut synced = false;
-    let mut last_runtime: HashMap<String, PodRuntime> = HashMap::new();
-    let mut last_listed = tokio::time::Instant::now();
     loop {
         let input = tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -228,34 +230,39 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
     Ok(())
 }
 
-/// Lists the runtime's sandboxes and containers every second, grouped by pod UID.
+/// The runtime's sandboxes and containers, grouped by the UID of the pod they belong to.
+async fn relist(cri: &cri::Cri) -> Result<HashMap<String, PodRuntime>, cri::CriError> {
+    let (sandboxes, containers) = tokio::join!(cri.list_pod_sandboxes(), cri.list_containers());
+    let mut by_pod: HashMap<String, PodRuntime> = HashMap::new();
+    for s in sandboxes? {
+        if let Some(uid) = s.labels.get(labels::POD_UID).cloned() {
+            by_pod.entry(uid).or_default().sandboxes.push(s);
+        }
+    }
+    for c in containers? {
+        if let Some(uid) = c.labels.get(labels::POD_UID).cloned() {
+            by_pod.entry(uid).or_default().containers.push(c);
+        }
+    }
+    for rt in by_pod.values_mut() {
+        rt.sandboxes.sort_by(|a, b| a.id.cmp(&b.id));
+        rt.containers.sort_by(|a, b| a.id.cmp(&b.id));
+    }
+    Ok(by_pod)
+}
+
+/// Relists the runtime every second (upstream's PLEG), for the main loop.
 async fn relist_loop(shared: Arc<Shared>, tx: mpsc::Sender<Input>, shutdown: CancellationToken) {
     loop {
+        tokio::select! { _ = shutdown.cancelled() => return, _ = tokio::time::sleep(RELIST) => {} }
         let listed_at = tokio::time::Instant::now();
-        let (sandboxes, containers) = tokio::join!(shared.cri.list_pod_sandboxes(), shared.cri.list_containers());
-        match (sandboxes, containers) {
-            (Ok(sandboxes), Ok(containers)) => {
-                let mut by_pod: HashMap<String, PodRuntime> = HashMap::new();
-                for s in sandboxes {
-                    if let Some(uid) = s.labels.get(labels::POD_UID).cloned() {
-                        by_pod.entry(uid).or_default().sandboxes.push(s);
-                    }
-                }
-                for c in containers {
-                    if let Some(uid) = c.labels.get(labels::POD_UID).cloned() {
-                        by_pod.entry(uid).or_default().containers.push(c);
-                    }
-                }
-                for rt in by_pod.values_mut() {
-                    rt.sandboxes.sort_by(|a, b| a.id.cmp(&b.id));
-                    rt.containers.sort_by(|a, b| a.id.cmp(&b.id));
-                }
+        match relist(&shared.cri).await {
+            Ok(by_pod) => {
                 if tx.send(Input::Relist(by_pod, listed_at)).await.is_err() {
                     return;
                 }
             }
-            (Err(e), _) | (_, Err(e)) => tracing::warn!(error = %e, "runtime relist failed"),
+            Err(e) => tracing::warn!(error = %e, "runtime relist failed"),
         }
-        tokio::select! { _ = shutdown.cancelled() => return, _ = tokio::time::sleep(RELIST) => {} }
     }
 }

@@ -69,11 +69,17 @@ impl Cluster {
     /// corekube with its own node: its managed containerd (containerd, runc and the CNI
     /// plugins must be installed: scripts/install-deps) runs the pods, with the offline images.
     pub fn start_node(extra: &[&str]) -> Cluster {
+        Self::start_node_on(TEST_POD_CIDR, extra)
+    }
+
+    /// `start_node` with its own pod range (and so its own bridge), for a node that runs
+    /// beside the shared one.
+    pub fn start_node_on(pod_cidr: &str, extra: &[&str]) -> Cluster {
         require("containerd", "containerd");
         require("runc", "runc");
         let images = test_images();
         let node = "corekube-test-node";
-        let mut args: Vec<String> = ["--node-name", node, "--pod-cidr", TEST_POD_CIDR].iter().map(|s| s.to_string()).collect();
+        let mut args: Vec<String> = ["--node-name", node, "--pod-cidr", pod_cidr].iter().map(|s| s.to_string()).collect();
         args.push("--image-dir".into());
         args.push(images.display().to_string());
         args.extend(extra.iter().map(|s| s.to_string()));

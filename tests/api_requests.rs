@@ -403,3 +403,29 @@ fn every_request_is_answered_over_http2_even_when_its_body_goes_unread() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_delete_racing_status_writes_is_decided_again_not_refused() {
+    let c = shared();
+    let ns = namespace(c, "deleterace");
+    let pods = format!("/api/v1/namespaces/{ns}/pods");
+    for round in 0..10 {
+        let name = format!("p{round}");
+        let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": {"nodeName": "n", "containers": [{"name": "c", "image": "busybox"}]}});
+        let (s, _) = c.raw("POST", &pods, Some("application/json"), serde_json::to_vec(&pod).unwrap()).await;
+        assert_eq!(s, 201);
+        // A kubelet's status writes, as fast as they go, while the pod is deleted.
+        let writes = async {
+            for i in 0..20 {
+                let patch = json!({"status": {"message": format!("write {i}")}});
+                c.raw("PATCH", &format!("{pods}/{name}/status"), Some("application/merge-patch+json"), serde_json::to_vec(&patch).unwrap()).await;
+            }
+        };
+        let delete = async {
+            tokio::time::sleep(std::time::Duration::from_millis(round * 3)).await;
+            c.raw("DELETE", &format!("{pods}/{name}?gracePeriodSeconds=30"), None, vec![]).await
+        };
+        let (_, (s, body)) = tokio::join!(writes, delete);
+        assert_eq!(s, 200, "round {round}: {body}");
+    }
+}

@@ -2,6 +2,7 @@
 //! namespace termination.
 
 use corekube_api::{meta, ApiError};
+use corekube_storage::StorageError;
 use serde_json::{json, Value};
 
 use super::{get_stored, list::matches, Scope};
@@ -56,16 +57,55 @@ pub async fn delete(state: &AppState, scope: &Scope, name: &str, params: &Delete
             message: format!("namespaces \"{name}\" is forbidden: this namespace may not be deleted"),
         });
     }
+    // A write between the read and the compare-and-swap (a kubelet's status update, say) is
+    // no reason to fail the delete: decide again from the new state, as upstream's
+    // GuaranteedUpdate does, unless the caller pinned a resourceVersion.
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match delete_once(state, scope, name, params).await {
+            Err(Attempt::Lost(_)) if params.precondition_resource_version.is_none() && attempt < MAX_CONFLICT_RETRIES => continue,
+            Err(Attempt::Lost(e) | Attempt::Failed(e)) => return Err(e),
+            Ok(v) => return Ok(v),
+        }
+    }
+}
+
+/// How many times a delete is decided again after losing a compare-and-swap.
+const MAX_CONFLICT_RETRIES: usize = 5;
+
+/// Why one try at a delete did not delete.
+enum Attempt {
+    /// The object changed between the read and the compare-and-swap (the Conflict to answer
+    /// if no retry is left).
+    Lost(ApiError),
+    Failed(ApiError),
+}
+
+impl From<ApiError> for Attempt {
+    fn from(e: ApiError) -> Attempt {
+        Attempt::Failed(e)
+    }
+}
+
+fn write_error(scope: &Scope, name: &str, e: StorageError) -> Attempt {
+    match e {
+        StorageError::Conflict { .. } => Attempt::Lost(scope.storage_error(name, e)),
+        e => Attempt::Failed(scope.storage_error(name, e)),
+    }
+}
+
+async fn delete_once(state: &AppState, scope: &Scope, name: &str, params: &DeleteParams) -> Result<Value, Attempt> {
     let old = get_stored(state.store(), scope, name).await?;
     let old_rv: i64 = meta::resource_version(&old).and_then(|r| r.parse().ok()).unwrap_or(0);
     if let Some(uid) = &params.precondition_uid {
         if uid != meta::uid(&old) {
-            return Err(precondition_failed(scope, name, "UID", uid, meta::uid(&old)));
+            return Err(precondition_failed(scope, name, "UID", uid, meta::uid(&old)).into());
         }
     }
     if let Some(rv) = &params.precondition_resource_version {
         if rv != &old_rv.to_string() {
-            return Err(precondition_failed(scope, name, "ResourceVersion", rv, &old_rv.to_string()));
+            return Err(precondition_failed(scope, name, "ResourceVersion", rv, &old_rv.to_string()).into());
         }
     }
     let plan = if meta::finalizers(&old).is_empty() {
@@ -81,7 +121,7 @@ pub async fn delete(state: &AppState, scope: &Scope, name: &str, params: &Delete
         if params.dry_run {
             return Ok(registry::to_served(scope.def, old));
         }
-        let (last, rev) = state.store().delete(&scope.key(name), Some(old_rv)).await.map_err(|e| scope.storage_error(name, e))?;
+        let (last, rev) = state.store().delete(&scope.key(name), Some(old_rv)).await.map_err(|e| write_error(scope, name, e))?;
         let mut gone = last;
         meta::set(&mut gone, "resourceVersion", rev.to_string().into());
         return Ok(registry::to_served(scope.def, gone));
@@ -90,7 +130,7 @@ pub async fn delete(state: &AppState, scope: &Scope, name: &str, params: &Delete
     if marked == old || params.dry_run {
         return Ok(registry::to_served(scope.def, marked));
     }
-    let stored = state.store().update(&scope.key(name), marked, old_rv).await.map_err(|e| scope.storage_error(name, e))?;
+    let stored = state.store().update(&scope.key(name), marked, old_rv).await.map_err(|e| write_error(scope, name, e))?;
     Ok(registry::to_served(scope.def, stored))
 }
 

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
-use etcd_client::{EventType as EtcdEventType, WatchOptions, WatchResponse};
+use etcd_client::{EventType as EtcdEventType, GetOptions, WatchOptions, WatchResponse};
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
@@ -340,6 +340,21 @@ impl Cacher {
                                 need_list = true;
                                 break;
                             }
+                            // A progress notification etcd sent on request (watch id -1) comes
+                            // from a shortcut around the stream's event path in etcd before
+                            // 3.4.25 / 3.5.8 (etcd-io/etcd#15220, Debian bookworm has 3.4.23):
+                            // events below its revision may still be on their way. Its revision
+                            // is taken only once etcd confirms that nothing under the prefix
+                            // changed since what the cache has.
+                            let resp = if resp.events().is_empty() && !resp.created() && resp.watch_id() == -1 {
+                                let header_rev = resp.header().map(|h| h.revision()).unwrap_or(0);
+                                match self.unchanged_through(header_rev).await {
+                                    true => resp,
+                                    false => continue,
+                                }
+                            } else {
+                                resp
+                            };
                             match self.apply(resp) {
                                 Ok(Some(rev)) => { rev_tx.send_replace(rev); }
                                 Ok(None) => {}
@@ -365,6 +380,27 @@ impl Cacher {
             }
         }
         self.close_all();
+    }
+
+    /// Whether nothing under the prefix changed after the cache's revision up to `revision`:
+    /// no key written since (a creation or an update shows as a newer mod revision) and as
+    /// many keys as the cache holds (a deletion shows as one fewer). False when etcd cannot say.
+    async fn unchanged_through(&self, revision: i64) -> bool {
+        let (since, cached) = {
+            let st = self.state.lock().unwrap();
+            (st.last_rev, st.objects.len() as i64)
+        };
+        if revision <= since {
+            return true;
+        }
+        let (mut kv_written, mut kv_counted) = (self.store.client().kv_client(), self.store.client().kv_client());
+        let written = GetOptions::new().with_prefix().with_revision(revision).with_keys_only().with_min_mod_revision(since + 1);
+        let counted = GetOptions::new().with_prefix().with_revision(revision).with_count_only();
+        let (written, counted) = tokio::join!(kv_written.get(self.prefix.clone(), Some(written)), kv_counted.get(self.prefix.clone(), Some(counted)));
+        match (written, counted) {
+            (Ok(w), Ok(c)) => w.kvs().is_empty() && c.count() == cached,
+            _ => false,
+        }
     }
 
     /// Loads every object at one revision and resets the window to start there.

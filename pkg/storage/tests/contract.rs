@@ -311,7 +311,7 @@ async fn an_undecodable_event_closes_the_watchers_and_the_cache_relists() {
     let good = s.create(&object_key("things", Some("ns"), "good"), obj("good", 1)).await.unwrap();
     assert!(cacher.wait_for_revision(rv(&good), Duration::from_secs(20)).await);
     let mut watcher = cacher.watch(&prefix, WatchStart::Snapshot).await.unwrap();
-    assert_eq!(watcher.next().await.unwrap().unwrap().kind, EventType::Added);
+    assert_eq!(next_event(&mut watcher).await.kind, EventType::Added);
 
     // Bytes that are not an object, written behind the API server's back.
     let bad_key = object_key("things", Some("ns"), "bad");

@@ -204,3 +204,127 @@ fn a_restarted_node_adopts_its_running_containers_without_restarting_them() {
     // This cluster keeps its pods on exit: delete the pod so nothing is left running.
     c.ok(&["delete", "pod", "steady", "-n", &ns, "--grace-period=1", "--timeout=60s"]);
 }
+
+#[test]
+fn failing_liveness_probes_restart_containers_with_upstreams_events() {
+    let c = node_cluster();
+    let ns = namespace(c, "liveness");
+    let manifest = r#"apiVersion: v1
+kind: Pod
+metadata: {name: exec-live}
+spec:
+  containers:
+  - name: c
+    image: busybox:1.35
+    command: ["sh", "-c", "touch /tmp/healthy; sleep 4; rm /tmp/healthy; sleep 600"]
+    livenessProbe:
+      exec: {command: ["cat", "/tmp/healthy"]}
+      periodSeconds: 1
+      failureThreshold: 2
+      terminationGracePeriodSeconds: 1
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: tcp-live}
+spec:
+  containers:
+  - name: c
+    image: busybox:1.35
+    command: ["httpd", "-f", "-p", "8080"]
+    livenessProbe:
+      tcpSocket: {port: 8081}
+      periodSeconds: 1
+      failureThreshold: 1
+      terminationGracePeriodSeconds: 1
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: http-live}
+spec:
+  containers:
+  - name: web
+    image: nginx:1.22
+    ports: [{name: http, containerPort: 80}]
+    livenessProbe:
+      httpGet: {path: /missing, port: http}
+      periodSeconds: 1
+      failureThreshold: 1
+      terminationGracePeriodSeconds: 1
+"#;
+    c.ok_stdin(&["apply", "-n", &ns, "-f", "-"], manifest);
+    for pod in ["exec-live", "tcp-live", "http-live"] {
+        wait_until(Duration::from_secs(60), &format!("{pod} to be restarted by its liveness probe"), || {
+            jsonpath(c, &ns, &format!("pod/{pod}"), "{.status.containerStatuses[0].restartCount}").parse::<i32>().unwrap_or(0) >= 1
+        });
+    }
+    let events = c.ok(&["get", "events", "-n", &ns, "-o", "jsonpath={range .items[*]}{.involvedObject.name} {.reason} {.message}{\"\\n\"}{end}"]);
+    assert!(events.contains("exec-live Unhealthy Liveness probe failed: cat: can't open '/tmp/healthy': No such file or directory"), "{events}");
+    assert!(events.contains("exec-live Killing Container c failed liveness probe, will be restarted"), "{events}");
+    assert!(events.contains("tcp-live Unhealthy Liveness probe failed: dial tcp 10.42.250."), "{events}");
+    assert!(events.contains("http-live Unhealthy Liveness probe failed: HTTP probe failed with statuscode: 404"), "{events}");
+}
+
+#[test]
+fn readiness_follows_the_probe_both_ways() {
+    let c = node_cluster();
+    let ns = namespace(c, "readiness");
+    let manifest = r#"apiVersion: v1
+kind: ConfigMap
+metadata: {name: site}
+data: {index.html: "<h1>hello</h1>"}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web}
+spec:
+  containers:
+  - name: web
+    image: nginx:1.22
+    readinessProbe:
+      httpGet: {path: /ready.html, port: 80}
+      periodSeconds: 1
+    volumeMounts: [{name: site, mountPath: /usr/share/nginx/html}]
+  volumes: [{name: site, configMap: {name: site}}]
+"#;
+    c.ok_stdin(&["apply", "-n", &ns, "-f", "-"], manifest);
+    let ready = || jsonpath(c, &ns, "pod/web", "{.status.containerStatuses[0].ready}/{.status.conditions[?(@.type==\"Ready\")].status}");
+    wait_phase(c, &ns, "web", "Running", Duration::from_secs(60));
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(ready(), "false/False", "no /ready.html yet");
+    // The ConfigMap gains the page; the volume is rewritten in place and the probe passes.
+    c.ok(&["patch", "configmap", "site", "-n", &ns, "--type=merge", "-p", r#"{"data":{"ready.html":"ok"}}"#]);
+    wait_until(Duration::from_secs(40), "web to become ready", || ready() == "true/True");
+    c.ok(&["patch", "configmap", "site", "-n", &ns, "--type=json", "-p", r#"[{"op":"remove","path":"/data/ready.html"}]"#]);
+    wait_until(Duration::from_secs(40), "web to become unready", || ready() == "false/False");
+    assert_eq!(jsonpath(c, &ns, "pod/web", "{.status.containerStatuses[0].restartCount}"), "0", "readiness never restarts");
+}
+
+#[test]
+fn a_startup_probe_holds_off_liveness_for_a_slow_starter() {
+    let c = node_cluster();
+    let ns = namespace(c, "startup");
+    let manifest = r#"apiVersion: v1
+kind: Pod
+metadata: {name: slow}
+spec:
+  containers:
+  - name: c
+    image: busybox:1.35
+    command: ["sh", "-c", "sleep 6; touch /tmp/up; sleep 600"]
+    startupProbe:
+      exec: {command: ["cat", "/tmp/up"]}
+      periodSeconds: 1
+      failureThreshold: 30
+    livenessProbe:
+      exec: {command: ["cat", "/tmp/up"]}
+      periodSeconds: 1
+      failureThreshold: 1
+"#;
+    c.ok_stdin(&["apply", "-n", &ns, "-f", "-"], manifest);
+    wait_phase(c, &ns, "slow", "Running", Duration::from_secs(60));
+    assert_eq!(jsonpath(c, &ns, "pod/slow", "{.status.containerStatuses[0].started}"), "false");
+    wait_until(Duration::from_secs(40), "slow to be started and ready", || {
+        jsonpath(c, &ns, "pod/slow", "{.status.containerStatuses[0].started}/{.status.containerStatuses[0].ready}") == "true/true"
+    });
+    assert_eq!(jsonpath(c, &ns, "pod/slow", "{.status.containerStatuses[0].restartCount}"), "0", "liveness waited for the startup probe");
+}

@@ -10,6 +10,7 @@ mod labels;
 mod node_status;
 mod pod_status;
 mod pod_worker;
+mod prober;
 mod runtime_config;
 mod volumes;
 

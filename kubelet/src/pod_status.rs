@@ -25,6 +25,8 @@ pub struct ObservedContainer {
     pub waiting: Option<(String, String)>,
     /// The readiness probe's verdict (true when it has none and the container runs).
     pub ready: bool,
+    /// Whether its startup probe succeeded (true when it has none and the container runs).
+    pub started: bool,
 }
 
 /// Everything a status is computed from.
@@ -95,7 +97,7 @@ fn container_status(name: &str, image: &str, observed: Option<&ObservedContainer
         image_id: latest.map(|l| l.image_ref.clone()).unwrap_or_default(),
         container_id: latest.map(|l| format!("containerd://{}", l.id)),
         ready: running && o.ready,
-        started: Some(running),
+        started: Some(running && o.started),
         restart_count: o.restart_count,
         state: Some(state),
         last_state: Some(last.unwrap_or_default()),
@@ -269,7 +271,7 @@ mod tests {
     #[test]
     fn a_running_ready_container_makes_a_running_ready_pod() {
         let p = pod("Always");
-        let s = observe(&p, Some(ObservedContainer { latest: Some(cri_status(cri::ContainerState::ContainerRunning, 0)), ready: true, ..Default::default() }));
+        let s = observe(&p, Some(ObservedContainer { latest: Some(cri_status(cri::ContainerState::ContainerRunning, 0)), ready: true, started: true, ..Default::default() }));
         assert_eq!(s.phase.as_deref(), Some("Running"));
         let ready = s.conditions.as_ref().unwrap().iter().find(|c| c.type_ == "Ready").unwrap();
         assert_eq!(ready.status, "True");

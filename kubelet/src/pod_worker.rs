@@ -18,6 +18,7 @@ use tokio::time::Instant;
 use crate::cri::{self, Cri};
 use crate::env::{self, Sources};
 use crate::pod_status::{self, is_exited, is_running, ObservedContainer, Observed};
+use crate::prober::{Kind, PodProbes, Report, Target};
 use crate::runtime_config::{self, NodeContext, Resolved};
 use crate::{labels, volumes, Shared};
 
@@ -80,6 +81,8 @@ pub struct Worker {
     /// Events already recorded (reason + message), so a level-triggered sync reports each once.
     recorded: HashSet<(String, String)>,
     wake_at: Option<Instant>,
+    /// The liveness, readiness and startup probes of the pod's running containers.
+    probes: PodProbes,
     /// Sandboxes and containers this worker created, with when: a relist that started before
     /// one was created cannot have seen it, and must not make the worker create it again.
     created: Vec<(Instant, Created)>,
@@ -119,6 +122,7 @@ impl Worker {
             recorded: HashSet::new(),
             wake_at: None,
             created: Vec::new(),
+            probes: PodProbes::default(),
         }
     }
 
@@ -129,6 +133,10 @@ impl Worker {
             // None: the worker's own timer (a back-off ending, a periodic resync).
             let update = tokio::select! {
                 u = updates.recv() => match u { Some(u) => Some(u), None => return },
+                Some(report) = self.probes.rx.recv() => {
+                    self.take_probe_report(report).await;
+                    None
+                }
                 _ = tokio::time::sleep_until(wake) => None,
             };
             self.wake_at = None;
@@ -185,6 +193,34 @@ impl Worker {
                 false
             }
             State::Terminated => false,
+        }
+    }
+
+    /// A probe failed, or its verdict changed: an `Unhealthy` event for each failure; a
+    /// container whose liveness or startup probe failed is killed (and restarted by its
+    /// restart policy on the next sync).
+    async fn take_probe_report(&mut self, report: Report) {
+        match report {
+            Report::Failed { kind, message, .. } => {
+                self.record(EventType::Warning, "Unhealthy", format!("{} probe failed: {message}", kind.title())).await;
+            }
+            Report::Verdict { container, container_id, kind, healthy, .. } => {
+                if !self.probes.take(&container, &container_id, kind, healthy) || healthy || kind == Kind::Readiness {
+                    return;
+                }
+                let spec = self.pod.spec.as_ref().and_then(|s| s.containers.iter().find(|c| c.name == container)).cloned();
+                let probe_grace = spec.as_ref().and_then(|c| if kind == Kind::Liveness { c.liveness_probe.as_ref() } else { c.startup_probe.as_ref() }).and_then(|p| p.termination_grace_period_seconds);
+                let what = if kind == Kind::Liveness { "liveness" } else { "startup" };
+                let note = format!("Container {container} failed {what} probe, will be restarted");
+                self.recorded.remove(&("Killing".to_string(), note.clone()));
+                self.record(EventType::Normal, "Killing", note).await;
+                self.probes.stop(&container);
+                if let Err(e) = self.shared.cri.stop_container(&container_id, probe_grace.unwrap_or_else(|| self.grace_seconds())).await {
+                    tracing::warn!(pod = %self.key(), container, error = %e, "stopping a container that failed its probe");
+                }
+                // Its restart is not held back by an earlier crash loop's back-off window.
+                self.poke_soon();
+            }
         }
     }
 
@@ -452,7 +488,10 @@ impl Worker {
         }
         let latest = statuses.first().cloned();
         let attempt = instances.first().and_then(|i| i.metadata.as_ref()).map(|m| m.attempt).unwrap_or(0);
-        let mut observed = ObservedContainer { latest: latest.clone(), previous: statuses.get(1).cloned(), restart_count: attempt as i32, waiting: None, ready: false };
+        let mut observed = ObservedContainer { latest: latest.clone(), previous: statuses.get(1).cloned(), restart_count: attempt as i32, waiting: None, ready: false, started: false };
+        if !latest.as_ref().is_some_and(is_running) {
+            self.probes.stop(&c.name);
+        }
         let completed = match &latest {
             None => {
                 let started = self.start(c, init, 0, sandbox, sources, paths).await;
@@ -462,7 +501,9 @@ impl Worker {
                 false
             }
             Some(s) if is_running(s) => {
-                observed.ready = true;
+                self.probes.ensure(Target { cri: self.shared.cri.clone(), pod_ip: sources.pod_ip.clone(), container: c.clone(), container_id: s.id.clone() });
+                observed.ready = self.probes.ready(c);
+                observed.started = self.probes.started(c);
                 self.waiting.remove(&c.name);
                 false
             }
@@ -594,6 +635,7 @@ impl Worker {
     /// `grace` overrides the pod's.
     async fn kill(&mut self, grace: Option<i64>) {
         let grace = grace.unwrap_or_else(|| self.grace_seconds());
+        self.probes.stop_all();
         // Everything not known to have exited: a container started a moment ago may still be
         // `Created` in the last relist.
         let running: Vec<cri::Container> = self.runtime.containers.iter().filter(|c| c.state != cri::ContainerState::ContainerExited as i32).cloned().collect();

@@ -328,3 +328,104 @@ spec:
     });
     assert_eq!(jsonpath(c, &ns, "pod/slow", "{.status.containerStatuses[0].restartCount}"), "0", "liveness waited for the startup probe");
 }
+
+#[test]
+fn hooks_termination_messages_claims_and_memory_limits() {
+    let c = node_cluster();
+    let ns = namespace(c, "lifecycle");
+    let out = tempfile::tempdir().unwrap();
+    let disk = tempfile::tempdir().unwrap();
+    let manifest = format!(
+        r#"apiVersion: v1
+kind: Pod
+metadata: {{name: hooked}}
+spec:
+  terminationGracePeriodSeconds: 10
+  containers:
+  - name: c
+    image: busybox:1.35
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
+    lifecycle:
+      postStart: {{exec: {{command: ["sh", "-c", "echo started > /out/post-start"]}}}}
+      preStop: {{exec: {{command: ["sh", "-c", "sleep 2; echo stopping > /out/pre-stop"]}}}}
+    volumeMounts: [{{name: out, mountPath: /out}}]
+  volumes: [{{name: out, hostPath: {{path: {out}}}}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: says-bye}}
+spec:
+  restartPolicy: Never
+  containers:
+  - {{name: c, image: "busybox:1.35", command: ["sh", "-c", "echo bye > /dev/termination-log; exit 1"]}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: falls-back}}
+spec:
+  restartPolicy: Never
+  containers:
+  - {{name: c, image: "busybox:1.35", command: ["sh", "-c", "echo oops; exit 2"], terminationMessagePolicy: FallbackToLogsOnError}}
+---
+apiVersion: v1
+kind: PersistentVolume
+metadata: {{name: {ns}-disk}}
+spec:
+  capacity: {{storage: 1Gi}}
+  accessModes: [ReadWriteOnce]
+  hostPath: {{path: {disk}}}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {{name: data}}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {{requests: {{storage: 1Gi}}}}
+  volumeName: {ns}-disk
+  storageClassName: ""
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: writer}}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: busybox:1.35
+    command: ["sh", "-c", "echo kept > /data/file"]
+    volumeMounts: [{{name: data, mountPath: /data}}]
+  volumes: [{{name: data, persistentVolumeClaim: {{claimName: data}}}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: hungry}}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: busybox:1.35
+    command: ["sh", "-c", "head -c 300m /dev/zero | tail"]
+    resources: {{limits: {{memory: 32Mi}}}}
+"#,
+        out = out.path().display(),
+        disk = disk.path().display()
+    );
+    c.ok_stdin(&["apply", "-n", &ns, "-f", "-"], &manifest);
+    let term = |pod: &str, field: &str| jsonpath(c, &ns, &format!("pod/{pod}"), &format!("{{.status.containerStatuses[0].state.terminated.{field}}}"));
+    wait_phase(c, &ns, "says-bye", "Failed", Duration::from_secs(60));
+    assert_eq!(term("says-bye", "message"), "bye\n");
+    wait_phase(c, &ns, "falls-back", "Failed", Duration::from_secs(60));
+    assert_eq!(term("falls-back", "message"), "oops");
+    wait_phase(c, &ns, "writer", "Succeeded", Duration::from_secs(60));
+    assert_eq!(std::fs::read_to_string(disk.path().join("file")).unwrap(), "kept\n", "the claim's volume holds what the pod wrote");
+    wait_phase(c, &ns, "hungry", "Failed", Duration::from_secs(60));
+    assert_eq!(term("hungry", "reason"), "OOMKilled");
+    // postStart ran once the container started; preStop runs before it is stopped.
+    wait_phase(c, &ns, "hooked", "Running", Duration::from_secs(60));
+    wait_until(Duration::from_secs(20), "the postStart hook", || out.path().join("post-start").exists());
+    let started = std::time::Instant::now();
+    c.ok(&["delete", "pod", "hooked", "-n", &ns, "--timeout=60s"]);
+    assert_eq!(std::fs::read_to_string(out.path().join("pre-stop")).unwrap_or_default(), "stopping\n");
+    assert!(started.elapsed() >= Duration::from_secs(2), "the preStop hook ran before the container stopped");
+    c.ok(&["delete", "pv", &format!("{ns}-disk"), "--wait=false"]);
+}

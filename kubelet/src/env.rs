@@ -14,6 +14,8 @@ pub struct Sources {
     pub pod_ip: String,
     pub host_ip: String,
     pub node_name: String,
+    /// The node path of each claim's bound volume, or why there is none.
+    pub claims: HashMap<String, Result<std::path::PathBuf, String>>,
 }
 
 /// Why a container cannot be configured (upstream's CreateContainerConfigError message).

@@ -6,6 +6,7 @@
 
 pub mod cri;
 mod env;
+mod hooks;
 mod labels;
 mod node_status;
 mod pod_status;

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use k8s_openapi::api::core::v1::{ConfigMap, Container, Pod, PodStatus, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Container, PersistentVolume, PersistentVolumeClaim, Pod, PodStatus, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 use kube::runtime::events::{Event, EventType};
@@ -20,7 +20,7 @@ use crate::env::{self, Sources};
 use crate::pod_status::{self, is_exited, is_running, ObservedContainer, Observed};
 use crate::prober::{Kind, PodProbes, Report, Target};
 use crate::runtime_config::{self, NodeContext, Resolved};
-use crate::{labels, volumes, Shared};
+use crate::{hooks, labels, volumes, Shared};
 
 /// What the runtime has of one pod, from the last relist.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -302,7 +302,26 @@ impl Worker {
                 src.secrets.insert(name, s);
             }
         }
+        for claim in spec.volumes.iter().flatten().filter_map(|v| v.persistent_volume_claim.as_ref()) {
+            let path = self.claim_path(&ns, &claim.claim_name).await;
+            src.claims.insert(claim.claim_name.clone(), path);
+        }
         src
+    }
+
+    /// The node path of the volume bound to a claim: its PersistentVolume's hostPath or local
+    /// path (the kinds a single machine can provide).
+    async fn claim_path(&self, ns: &str, claim: &str) -> Result<std::path::PathBuf, String> {
+        let claims: Api<PersistentVolumeClaim> = Api::namespaced(self.shared.client.clone(), ns);
+        let pvc = claims.get_opt(claim).await.map_err(|e| e.to_string())?.ok_or_else(|| format!("persistentvolumeclaim \"{claim}\" not found"))?;
+        let volume = pvc.spec.and_then(|s| s.volume_name).filter(|v| !v.is_empty()).ok_or_else(|| format!("persistentvolumeclaim \"{claim}\" is not bound"))?;
+        let volumes: Api<PersistentVolume> = Api::all(self.shared.client.clone());
+        let pv = volumes.get_opt(&volume).await.map_err(|e| e.to_string())?.ok_or_else(|| format!("persistentvolume \"{volume}\" not found"))?;
+        let spec = pv.spec.unwrap_or_default();
+        let path = spec.host_path.map(|h| h.path).or(spec.local.map(|l| l.path)).ok_or_else(|| format!("persistentvolume \"{volume}\" is neither hostPath nor local, which this node cannot mount"))?;
+        let path = std::path::PathBuf::from(path);
+        std::fs::create_dir_all(&path).map_err(|e| format!("persistentvolume \"{volume}\": {e}"))?;
+        Ok(path)
     }
 
     /// The pod's ready sandbox, creating one if it has none.
@@ -415,7 +434,20 @@ impl Worker {
             }
         };
         let mounts = match volumes::mounts(c, volume_paths) {
-            Ok(m) => m,
+            Ok(mut m) => {
+                // The file the container may leave its termination message in.
+                let file = self.termination_log(&c.name, attempt);
+                if let Some(dir) = file.parent() {
+                    let _ = std::fs::create_dir_all(dir);
+                }
+                if std::fs::write(&file, b"").is_ok() {
+                    use std::os::unix::fs::PermissionsExt;
+                    let _ = std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o666));
+                    let path = c.termination_message_path.clone().unwrap_or_else(|| "/dev/termination-log".into());
+                    m.push(cri::Mount { container_path: path, host_path: file.display().to_string(), ..Default::default() });
+                }
+                m
+            }
             Err(msg) => {
                 self.waiting.insert(c.name.clone(), ("CreateContainerConfigError".into(), msg.clone()));
                 self.record(EventType::Warning, "Failed", format!("Error: {msg}")).await;
@@ -462,7 +494,40 @@ impl Worker {
         self.recorded.remove(&("Started".to_string(), format!("Started container {}", c.name)));
         self.record(EventType::Normal, "Started", format!("Started container {}", c.name)).await;
         self.waiting.remove(&c.name);
+        if let Some(hook) = c.lifecycle.as_ref().and_then(|l| l.post_start.as_ref()) {
+            let target = Target { cri: self.shared.cri.clone(), pod_ip: sources.pod_ip.clone(), container: c.clone(), container_id: id.clone() };
+            if let Err(msg) = hooks::run(hook, &target, Duration::from_secs(self.grace_seconds().max(1) as u64)).await {
+                self.record(EventType::Warning, "FailedPostStartHook", msg).await;
+                let _ = self.shared.cri.stop_container(&id, self.grace_seconds()).await;
+            }
+        }
         true
+    }
+
+    /// Where instance `attempt` of a container leaves its termination message on the node.
+    fn termination_log(&self, container: &str, attempt: u32) -> std::path::PathBuf {
+        volumes::pod_dir(&self.shared.root_dir, &uid(&self.pod)).join("containers").join(container).join(format!("{attempt}-termination-log"))
+    }
+
+    /// An exited instance's termination message, as upstream reads it: the file the container
+    /// wrote (at most 4 KiB), or with FallbackToLogsOnError after a failure, the end of its log.
+    fn termination_message(&self, c: &Container, status: &cri::ContainerStatus) -> Option<String> {
+        let attempt = status.metadata.as_ref().map(|m| m.attempt).unwrap_or(0);
+        let written = std::fs::read(self.termination_log(&c.name, attempt)).unwrap_or_default();
+        if !written.is_empty() {
+            return Some(String::from_utf8_lossy(&written[..written.len().min(4096)]).into_owned());
+        }
+        if c.termination_message_policy.as_deref() != Some("FallbackToLogsOnError") || status.exit_code == 0 {
+            return None;
+        }
+        let log = runtime_config::pod_log_dir(&self.shared.log_root, &self.pod).join(&c.name).join(format!("{attempt}.log"));
+        let text = std::fs::read_to_string(log).ok()?;
+        // CRI log lines: time, stream, tag (F full, P partial), then the text.
+        let lines: Vec<String> = text.lines().filter_map(|l| l.splitn(4, ' ').nth(3).map(String::from)).collect();
+        let tail = lines[lines.len().saturating_sub(80)..].join("\n");
+        let start = tail.len().saturating_sub(2048);
+        let start = (start..tail.len()).find(|i| tail.is_char_boundary(*i)).unwrap_or(tail.len());
+        Some(tail[start..].to_string()).filter(|m| !m.is_empty())
     }
 
     /// Whether an exited container is started again, by the restart policy.
@@ -480,10 +545,15 @@ impl Worker {
     #[allow(clippy::too_many_arguments)]
     async fn sync_container(&mut self, c: &Container, init: bool, sandbox: &str, sources: &Sources, paths: &HashMap<String, std::path::PathBuf>) -> (ObservedContainer, bool) {
         let instances = self.instances(&c.name);
-        let mut statuses = Vec::new();
+        let mut statuses: Vec<cri::ContainerStatus> = Vec::new();
         for inst in instances.iter().take(2) {
             if let Ok(s) = self.shared.cri.container_status(&inst.id).await {
                 statuses.push(s);
+            }
+        }
+        for s in statuses.iter_mut().filter(|s| is_exited(s)) {
+            if let Some(message) = self.termination_message(c, s) {
+                s.message = message;
             }
         }
         let latest = statuses.first().cloned();
@@ -643,6 +713,24 @@ impl Worker {
         for name in &names {
             self.record(EventType::Normal, "Killing", format!("Stopping container {name}")).await;
         }
+        // preStop hooks first, all at once, within the grace period; the containers then get
+        // what is left of it (at least 2 s, as upstream).
+        let started = std::time::Instant::now();
+        let pod_ip = self.sandbox_ips.values().next().cloned().unwrap_or_default();
+        let specs = self.pod.spec.clone().unwrap_or_default().containers;
+        let hooks = running.iter().filter_map(|rc| {
+            let name = label(&rc.labels, labels::CONTAINER_NAME);
+            let spec = specs.iter().find(|s| s.name == name)?;
+            let hook = spec.lifecycle.as_ref()?.pre_stop.clone()?;
+            let target = Target { cri: self.shared.cri.clone(), pod_ip: pod_ip.clone(), container: spec.clone(), container_id: rc.id.clone() };
+            Some(async move { hooks::run(&hook, &target, Duration::from_secs(grace.max(1) as u64)).await })
+        });
+        for result in futures::future::join_all(hooks).await {
+            if let Err(msg) = result {
+                self.record(EventType::Warning, "FailedPreStopHook", msg).await;
+            }
+        }
+        let grace = (grace - started.elapsed().as_secs() as i64).max(if grace > 0 { 2 } else { 0 });
         let stops = running.iter().map(|c| self.shared.cri.stop_container(&c.id, grace));
         for result in futures::future::join_all(stops).await {
             if let Err(e) = result {

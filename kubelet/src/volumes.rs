@@ -1,7 +1,8 @@
 //! A pod's volumes on the node: emptyDir, hostPath, configMap, secret, downwardAPI and
 //! projected (of those three) as directories under the pod's own directory, written whole on
 //! every sync (so a changed ConfigMap shows up in a running pod), and the container mounts
-//! that point into them. PersistentVolumeClaims come with the volume controllers.
+//! that point into them; a persistentVolumeClaim mounts its bound PersistentVolume's hostPath
+//! or local path.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -163,8 +164,12 @@ pub fn prepare(root: &Path, pod: &Pod, src: &Sources) -> Result<HashMap<String, 
             let p = base.join("files").join(&v.name);
             write_files(&p, &files).map_err(|e| format!("MountVolume.SetUp failed for volume \"{}\" : {e}", v.name))?;
             p
-        } else if v.persistent_volume_claim.is_some() {
-            return Err(format!("volume \"{}\": persistentVolumeClaim volumes are not supported by this kubelet yet", v.name));
+        } else if let Some(claim) = &v.persistent_volume_claim {
+            match src.claims.get(&claim.claim_name) {
+                Some(Ok(path)) => path.clone(),
+                Some(Err(e)) => return Err(format!("Unable to attach or mount volumes: volume \"{}\": {e}", v.name)),
+                None => return Err(format!("Unable to attach or mount volumes: volume \"{}\": claim not looked up", v.name)),
+            }
         } else {
             // Kinds this node cannot provide: the container runs without them.
             continue;

@@ -4,7 +4,7 @@
 //! threshold) and whenever a probe fails (for the `Unhealthy` event). The startup probe gates
 //! the other two.
 
-mod check;
+pub(crate) mod check;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -429,3 +429,64 @@ spec:
     assert!(started.elapsed() >= Duration::from_secs(2), "the preStop hook ran before the container stopped");
     c.ok(&["delete", "pv", &format!("{ns}-disk"), "--wait=false"]);
 }
+
+#[test]
+fn a_second_kubelet_is_a_second_node_and_pods_reach_each_other_across_bridges() {
+    let c = node_cluster();
+    let ns = namespace(c, "twonodes");
+    // `corekube kubelet` as its own process, with its own containerd, pod range and bridge.
+    let root = tempfile::tempdir().unwrap();
+    let kubeconfig = c.dir.path().join("data/kubelet.kubeconfig");
+    let log = std::fs::File::create(root.path().join("kubelet.log")).unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_corekube"));
+    cmd.arg("kubelet").arg("--kubeconfig").arg(&kubeconfig).arg("--root-dir").arg(root.path().join("node"));
+    cmd.args(["--node-name", "second-node", "--pod-cidr", "10.42.252.0/24", "--image-dir"]).arg(common::test_images());
+    cmd.stdout(log.try_clone().unwrap()).stderr(log);
+    let mut second = corekube_testsupport::spawn_owned(cmd).expect("corekube kubelet starts");
+    wait_until(Duration::from_secs(60), "the second node to be Ready", || {
+        let out = c.kubectl(&["get", "node/second-node", "-o", "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}"]);
+        out.status.success() && out.stdout == b"True"
+    });
+    let manifest = format!(
+        r#"apiVersion: v1
+kind: Pod
+metadata: {{name: server}}
+spec:
+  nodeName: second-node
+  containers: [{{name: web, image: "nginx:1.22"}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: client}}
+spec:
+  nodeName: {first}
+  restartPolicy: Never
+  containers: [{{name: c, image: "busybox:1.35", command: ["sleep", "600"]}}]
+"#,
+        first = c.node_name()
+    );
+    c.ok_stdin(&["apply", "-n", &ns, "-f", "-"], &manifest);
+    wait_phase(c, &ns, "server", "Running", Duration::from_secs(60));
+    let server_ip = jsonpath(c, &ns, "pod/server", "{.status.podIP}");
+    assert!(server_ip.starts_with("10.42.252."), "{server_ip}");
+    // A pod on the first node's bridge reaches the second's, through this machine only.
+    let probe = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: fetch}}\nspec:\n  nodeName: {}\n  restartPolicy: Never\n  containers: [{{name: c, image: \"busybox:1.35\", command: [\"sh\", \"-c\", \"printf 'GET / HTTP/1.0\\\\r\\\\n\\\\r\\\\n' | nc -w 5 {server_ip} 80 > /dev/termination-log\"]}}]\n",
+        c.node_name()
+    );
+    c.ok_stdin(&["apply", "-n", &ns, "-f", "-"], &probe);
+    wait_phase(c, &ns, "fetch", "Succeeded", Duration::from_secs(60));
+    let page = jsonpath(c, &ns, "pod/fetch", "{.status.containerStatuses[0].state.terminated.message}");
+    assert!(page.contains("Welcome to nginx!"), "{page}");
+    // The second node stops its pods when it stops.
+    c.ok(&["delete", "pod", "server", "-n", &ns, "--timeout=60s"]);
+    unsafe {
+        libc::kill(second.id() as i32, libc::SIGTERM);
+    }
+    let stopped = (0..200).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        second.try_wait().ok().flatten().is_some()
+    });
+    assert!(stopped, "the second kubelet did not stop within 20 s");
+    c.ok(&["delete", "node", "second-node"]);
+}

@@ -206,21 +206,7 @@ impl ManagedContainerd {
 
     /// Runs until containerd exits or `shutdown` fires; an error if it exited on its own.
     pub async fn supervise(mut self, shutdown: CancellationToken) -> Result<(), String> {
-        tokio::select! {
-            status = self.child.wait() => {
-                let status = status.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string());
-                Err(format!("managed containerd exited unexpectedly ({status}); see {}", self.log_path.display()))
-            }
-            _ = shutdown.cancelled() => {
-                if let Some(pid) = self.child.id() {
-                    unsafe { libc::kill(pid as i32, libc::SIGTERM); }
-                }
-                if tokio::time::timeout(STOP_GRACE, self.child.wait()).await.is_err() {
-                    let _ = self.child.kill().await;
-                }
-                Ok(())
-            }
-        }
+        crate::child::supervise(&mut self.child, "containerd", &self.log_path, STOP_GRACE, shutdown).await
     }
 }
 

@@ -113,28 +113,7 @@ impl ManagedEtcd {
 
     /// Runs until etcd exits or `shutdown` fires. Returns an error if etcd exited on its own.
     pub async fn supervise(mut self, shutdown: CancellationToken) -> Result<(), String> {
-        tokio::select! {
-            status = self.child.wait() => {
-                let status = status.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string());
-                Err(format!("managed etcd exited unexpectedly ({status}); see {}", self.log_path.display()))
-            }
-            _ = shutdown.cancelled() => {
-                self.stop().await;
-                Ok(())
-            }
-        }
-    }
-
-    /// SIGTERM, then SIGKILL after the grace period.
-    pub async fn stop(&mut self) {
-        if let Some(pid) = self.child.id() {
-            unsafe {
-                libc::kill(pid as i32, libc::SIGTERM);
-            }
-        }
-        if tokio::time::timeout(STOP_GRACE, self.child.wait()).await.is_err() {
-            let _ = self.child.kill().await;
-        }
+        crate::child::supervise(&mut self.child, "etcd", &self.log_path, STOP_GRACE, shutdown).await
     }
 }
 

@@ -1,6 +1,7 @@
 //! The `corekube` command: parses flags, installs signal handling and logging, and runs the
 //! chosen component until it stops, turning its result into the exit code.
 
+mod child;
 mod cli;
 mod containerd;
 mod etcd;

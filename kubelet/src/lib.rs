@@ -113,7 +113,9 @@ pub fn default_node_ip() -> String {
     found.unwrap_or_else(|| "127.0.0.1".into())
 }
 
-/// What the main loop hears about.
+/// What the main loop hears about. (A pod is large, but each input moves once through a
+/// channel; boxing it would only add an allocation.)
+#[allow(clippy::large_enum_variant)]
 enum Input {
     Pod(Change<Pod>),
     /// The runtime's pods, from a relist that started at that instant.

@@ -63,9 +63,9 @@ fn secret_files(src: &Sources, name: &str, items: &Option<Vec<KeyToPath>>, mode:
 fn downward_files(pod: &Pod, src: &Sources, items: &[k8s_openapi::api::core::v1::DownwardAPIVolumeFile], mode: u32) -> Files {
     items
         .iter()
-        .filter_map(|i| {
+        .map(|i| {
             let value = i.field_ref.as_ref().and_then(|f| field_value(pod, src, &f.field_path)).unwrap_or_default();
-            Some((i.path.clone(), value.into_bytes(), i.mode.map(|m| m as u32).unwrap_or(mode)))
+            (i.path.clone(), value.into_bytes(), i.mode.map(|m| m as u32).unwrap_or(mode))
         })
         .collect()
 }
@@ -144,10 +144,8 @@ pub fn prepare(root: &Path, pod: &Pod, src: &Sources) -> Result<HashMap<String, 
             let p = PathBuf::from(&h.path);
             match h.type_.as_deref().unwrap_or("") {
                 "DirectoryOrCreate" => std::fs::create_dir_all(&p).map_err(|e| format!("hostPath {}: {e}", h.path))?,
-                "FileOrCreate" => {
-                    if !p.exists() {
-                        std::fs::File::create(&p).map_err(|e| format!("hostPath {}: {e}", h.path))?;
-                    }
+                "FileOrCreate" if !p.exists() => {
+                    std::fs::File::create(&p).map_err(|e| format!("hostPath {}: {e}", h.path))?;
                 }
                 "Directory" if !p.is_dir() => return Err(format!("hostPath type check failed: {} is not a directory", h.path)),
                 "File" if !p.is_file() => return Err(format!("hostPath type check failed: {} is not a file", h.path)),

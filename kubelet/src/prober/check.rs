@@ -59,7 +59,7 @@ pub async fn exec_command(cmd: Vec<String>, target: &Target, timeout: Duration) 
             let output = String::from_utf8_lossy(&[r.stdout, r.stderr].concat()).trim_end().to_string();
             Err(if output.is_empty() { format!("command {cmd:?} exited with {}", r.exit_code) } else { output })
         }
-        Err(e) if matches!(e, crate::cri::CriError::Timeout { .. }) => Err(format!("command {cmd:?} timed out")),
+        Err(crate::cri::CriError::Timeout { .. }) => Err(format!("command {cmd:?} timed out")),
         Err(e) => Err(e.to_string()),
     }
 }

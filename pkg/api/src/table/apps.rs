@@ -84,6 +84,24 @@ pub(super) fn replica_set_cells(replica_set: &Value, now: Timestamp) -> Vec<Valu
     ]
 }
 
+/// Upstream's printer for the `scale` subresource of Deployments and ReplicaSets.
+pub(super) const SCALE_COLUMNS: &[Column] = &[
+    Column::NAME,
+    Column::new("Desired", "integer", "Number of desired replicas"),
+    Column::new("Available", "integer", "Number of actual replicas"),
+    Column::AGE,
+];
+
+pub(super) fn scale_cells(scale: &Value, now: Timestamp) -> Vec<Value> {
+    vec![
+        json!(name(scale)),
+        json!(scale.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(0)),
+        json!(scale.pointer("/status/replicas").and_then(Value::as_i64).unwrap_or(0)),
+        age(scale, now),
+    ]
+}
+
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,21 +180,4 @@ mod tests {
             assert_eq!(json!(replica_set_cells(&obj, now())), want);
         }
     }
-}
-
-/// Upstream's printer for the `scale` subresource of Deployments and ReplicaSets.
-pub(super) const SCALE_COLUMNS: &[Column] = &[
-    Column::NAME,
-    Column::new("Desired", "integer", "Number of desired replicas"),
-    Column::new("Available", "integer", "Number of actual replicas"),
-    Column::AGE,
-];
-
-pub(super) fn scale_cells(scale: &Value, now: Timestamp) -> Vec<Value> {
-    vec![
-        json!(name(scale)),
-        json!(scale.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(0)),
-        json!(scale.pointer("/status/replicas").and_then(Value::as_i64).unwrap_or(0)),
-        age(scale, now),
-    ]
 }

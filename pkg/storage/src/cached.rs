@@ -88,8 +88,9 @@ impl CachedObject {
 
 /// Inserts `"resourceVersion":"<revision>"` as the first member of the top-level `metadata`
 /// object of a JSON document, scanning only as far as that object starts. None when the
-/// document has no such object (the caller then encodes the parsed tree) or already names a
-/// resourceVersion right there (stored objects never do).
+/// document has no such object (the caller then encodes the parsed tree). It does not look
+/// for a resourceVersion already in `metadata`: the caller passes only what etcd stores, which
+/// never has one (the store strips it before every write), so no duplicate member can result.
 pub fn with_resource_version_spliced(json: &[u8], revision: i64) -> Option<Vec<u8>> {
     let at = top_level_member_start(json, b"metadata")?;
     if json.get(at) != Some(&b'{') {

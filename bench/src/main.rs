@@ -10,6 +10,7 @@ mod create;
 mod footprint;
 mod load;
 mod objects;
+mod pods;
 mod procs;
 mod reads;
 mod report;
@@ -25,8 +26,9 @@ use serde_json::{json, Map, Value};
 use api::Api;
 use report::Row;
 
-const MEASUREMENTS: &[&str] = &["create", "reads", "churn", "watch", "footprint", "scheduler"];
-/// Run by default; `scheduler` (issue 5) is asked for with `--only scheduler`.
+const MEASUREMENTS: &[&str] = &["create", "reads", "churn", "watch", "footprint", "scheduler", "pods"];
+/// Run by default; `scheduler` (issue 5) and `pods` (issue 20: needs root, containerd, runc and
+/// the CNI plugins) are asked for with `--only`.
 const DEFAULT_MEASUREMENTS: &[&str] = &["create", "reads", "churn", "watch", "footprint"];
 
 /// The API server measurements run corekube without its scheduler: the pods they create have
@@ -389,6 +391,7 @@ async fn run(cli: Cli) -> Result<i32, String> {
             "watch" => watch::run(&mut env, &mut rows).await,
             "footprint" => footprint::run(&mut env, &mut rows).await,
             "scheduler" => scheduler::run(&mut env, &mut rows).await,
+            "pods" => pods::run(&mut env, &mut rows).await,
             _ => unreachable!(),
         };
         if let Err(e) = r {

@@ -32,6 +32,10 @@ pub struct ObservedContainer {
 /// Everything a status is computed from.
 pub struct Observed<'a> {
     pub pod: &'a Pod,
+    /// The status last written (upstream's status manager keeps its own): transition times and
+    /// the start time carry over from it. The pod's copy from the watch can be older than
+    /// what was written, and comparing with it made conditions flip and be written again.
+    pub previous: Option<&'a PodStatus>,
     pub pod_ip: Option<String>,
     pub host_ip: String,
     /// Whether the sandbox is running with its network set up.
@@ -184,7 +188,7 @@ pub fn qos_class(pod: &Pod) -> &'static str {
 /// The status to write for the pod.
 pub fn compute(o: &Observed) -> PodStatus {
     let spec = o.pod.spec.clone().unwrap_or_default();
-    let previous = o.pod.status.clone().unwrap_or_default();
+    let previous = o.previous.or(o.pod.status.as_ref()).cloned().unwrap_or_default();
     let old_conditions = previous.conditions.clone().unwrap_or_default();
     let restart_policy = spec.restart_policy.as_deref().unwrap_or("Always");
 
@@ -265,7 +269,7 @@ mod tests {
     fn observe(pod: &Pod, a: Option<ObservedContainer>) -> PodStatus {
         let containers = a.into_iter().map(|o| ("a".to_string(), o)).collect();
         let now = Time(jiff::Timestamp::UNIX_EPOCH);
-        compute(&Observed { pod, pod_ip: Some("10.42.0.5".into()), host_ip: "192.0.2.1".into(), sandbox_ready: true, init: BTreeMap::new(), containers, now })
+        compute(&Observed { pod, previous: None, pod_ip: Some("10.42.0.5".into()), host_ip: "192.0.2.1".into(), sandbox_ready: true, init: BTreeMap::new(), containers, now })
     }
 
     #[test]

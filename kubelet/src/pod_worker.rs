@@ -78,6 +78,8 @@ pub struct Worker {
     /// Sandbox id -> pod IP, read once per sandbox.
     sandbox_ips: HashMap<String, String>,
     last_status: Option<PodStatus>,
+    /// `last_status` as it was written (the form compared with the next one).
+    last_status_json: Option<serde_json::Value>,
     /// Events already recorded (reason + message), so a level-triggered sync reports each once.
     recorded: HashSet<(String, String)>,
     wake_at: Option<Instant>,
@@ -119,6 +121,7 @@ impl Worker {
             waiting: HashMap::new(),
             sandbox_ips: HashMap::new(),
             last_status: None,
+            last_status_json: None,
             recorded: HashSet::new(),
             wake_at: None,
             created: Vec::new(),
@@ -140,6 +143,7 @@ impl Worker {
                 _ = tokio::time::sleep_until(wake) => None,
             };
             self.wake_at = None;
+            tracing::trace!(pod = %self.key(), update = ?update.as_ref().map(std::mem::discriminant), "pod worker woken");
             match update {
                 None => {}
                 Some(Update::Pod(pod)) => self.pod = *pod,
@@ -668,6 +672,7 @@ impl Worker {
         }
         let observed = Observed {
             pod: &self.pod,
+            previous: self.last_status.as_ref(),
             pod_ip: Some(pod_ip).filter(|ip| !ip.is_empty()),
             host_ip: self.shared.node_ip.clone(),
             sandbox_ready: sandbox.is_some(),
@@ -680,9 +685,14 @@ impl Worker {
     }
 
     async fn write_status(&mut self, status: PodStatus) -> Result<(), String> {
-        if self.last_status.as_ref() == Some(&status) {
+        // Compared as written: times are kept to the second on the wire, and a status that
+        // differs only below that (a fresh `now`) is the same status. Comparing the structs
+        // wrote it again on every sync, and each write woke the worker again.
+        let json = serde_json::to_value(&status).unwrap_or_default();
+        if self.last_status_json.as_ref() == Some(&json) {
             return Ok(());
         }
+        tracing::trace!(pod = %self.key(), "writing pod status");
         let api: Api<Pod> = Api::namespaced(self.shared.client.clone(), self.pod.metadata.namespace.as_deref().unwrap_or_default());
         let name = self.pod.metadata.name.clone().unwrap_or_default();
         let patch = serde_json::json!({"metadata": {"uid": uid(&self.pod)}, "status": status});
@@ -690,6 +700,7 @@ impl Worker {
             Ok(pod) => {
                 self.pod.status = pod.status;
                 self.last_status = Some(status);
+                self.last_status_json = Some(json);
                 Ok(())
             }
             Err(e) => Err(format!("writing status: {e}")),

@@ -84,8 +84,10 @@ async fn corekube_batch(api: &Api, batch: usize, n: usize) -> Result<Summary, St
         sent.insert(name.clone(), at);
     }
     watcher.await.map_err(|e| e.to_string())??;
-    let running = running.lock().unwrap();
-    let lat: Vec<u64> = names.iter().filter_map(|n| Some(running.get(n)?.saturating_sub(sent[n]))).collect();
+    let lat: Vec<u64> = {
+        let running = running.lock().unwrap();
+        names.iter().filter_map(|n| Some(running.get(n)?.saturating_sub(sent[n]))).collect()
+    };
     let summary = Summary::from_latencies(lat, 0, None, t.elapsed().as_secs_f64());
     for name in &names {
         let _ = api.call(Method::DELETE, &format!("/api/v1/namespaces/{NS}/pods/{name}?gracePeriodSeconds=0"), None, Vec::new()).await;

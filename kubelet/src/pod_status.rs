@@ -45,8 +45,15 @@ pub struct Observed<'a> {
     pub now: Time,
 }
 
+/// A runtime timestamp as the API keeps times: to the second.
 fn time_from_nanos(nanos: i64) -> Option<Time> {
-    (nanos > 0).then(|| jiff::Timestamp::from_nanosecond(nanos as i128).ok()).flatten().map(Time)
+    (nanos > 0).then(|| jiff::Timestamp::from_second(nanos / 1_000_000_000).ok()).flatten().map(Time)
+}
+
+/// Now, to the second as the API keeps times, so that a status computed again compares equal
+/// to the one written.
+pub fn now() -> Time {
+    Time(jiff::Timestamp::from_second(jiff::Timestamp::now().as_second()).unwrap_or(jiff::Timestamp::UNIX_EPOCH))
 }
 
 /// The API form of one runtime container's state.
@@ -160,28 +167,12 @@ fn condition(previous: &[PodCondition], kind: &str, ok: bool, reason: Option<&st
     }
 }
 
-/// The pod's QoS class, as upstream computes it from requests and limits.
-pub fn qos_class(pod: &Pod) -> &'static str {
-    let Some(spec) = pod.spec.as_ref() else { return "BestEffort" };
-    let all = spec.init_containers.iter().flatten().chain(spec.containers.iter());
-    let (mut any, mut guaranteed) = (false, true);
-    for c in all {
-        let r = c.resources.clone().unwrap_or_default();
-        let (requests, limits) = (r.requests.unwrap_or_default(), r.limits.unwrap_or_default());
-        for res in ["cpu", "memory"] {
-            let (req, lim) = (requests.get(res), limits.get(res));
-            any |= req.is_some() || lim.is_some();
-            match (req, lim) {
-                (_, None) => guaranteed = false,
-                (Some(q), Some(l)) if q != l => guaranteed = false,
-                _ => {}
-            }
-        }
-    }
-    match (any, guaranteed) {
-        (false, _) => "BestEffort",
-        (true, true) => "Guaranteed",
-        (true, false) => "Burstable",
+/// The pod's QoS class: the one the API server recorded at creation (upstream's GetPodQOS),
+/// else computed by the API's own rule.
+pub fn qos_class(pod: &Pod) -> String {
+    match pod.status.as_ref().and_then(|s| s.qos_class.clone()) {
+        Some(qos) if !qos.is_empty() => qos,
+        _ => corekube_api::qos::qos_class(&serde_json::to_value(pod).unwrap_or_default()).to_string(),
     }
 }
 
@@ -243,7 +234,7 @@ pub fn compute(o: &Observed) -> PodStatus {
         start_time: previous.start_time.clone().or_else(|| Some(o.now.clone())),
         init_container_statuses: (!init_statuses.is_empty()).then_some(init_statuses),
         container_statuses: Some(statuses),
-        qos_class: Some(qos_class(o.pod).into()),
+        qos_class: Some(qos_class(o.pod)),
         ..Default::default()
     }
 }

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use k8s_openapi::api::core::v1::{ConfigMap, Container, PersistentVolume, PersistentVolumeClaim, Pod, PodStatus, Secret};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 use kube::runtime::events::{Event, EventType};
 use kube::Resource;
@@ -78,8 +77,6 @@ pub struct Worker {
     /// Sandbox id -> pod IP, read once per sandbox.
     sandbox_ips: HashMap<String, String>,
     last_status: Option<PodStatus>,
-    /// `last_status` as it was written (the form compared with the next one).
-    last_status_json: Option<serde_json::Value>,
     /// Events already recorded (reason + message), so a level-triggered sync reports each once.
     recorded: HashSet<(String, String)>,
     wake_at: Option<Instant>,
@@ -121,7 +118,6 @@ impl Worker {
             waiting: HashMap::new(),
             sandbox_ips: HashMap::new(),
             last_status: None,
-            last_status_json: None,
             recorded: HashSet::new(),
             wake_at: None,
             created: Vec::new(),
@@ -678,18 +674,15 @@ impl Worker {
             sandbox_ready: sandbox.is_some(),
             init,
             containers,
-            now: Time(jiff::Timestamp::now()),
+            now: pod_status::now(),
         };
         let status = pod_status::compute(&observed);
         self.write_status(status).await
     }
 
     async fn write_status(&mut self, status: PodStatus) -> Result<(), String> {
-        // Compared as written: times are kept to the second on the wire, and a status that
-        // differs only below that (a fresh `now`) is the same status. Comparing the structs
-        // wrote it again on every sync, and each write woke the worker again.
-        let json = serde_json::to_value(&status).unwrap_or_default();
-        if self.last_status_json.as_ref() == Some(&json) {
+        // Times are to the second (as the API keeps them), so an unchanged status compares equal.
+        if self.last_status.as_ref() == Some(&status) {
             return Ok(());
         }
         tracing::trace!(pod = %self.key(), "writing pod status");
@@ -700,7 +693,6 @@ impl Worker {
             Ok(pod) => {
                 self.pod.status = pod.status;
                 self.last_status = Some(status);
-                self.last_status_json = Some(json);
                 Ok(())
             }
             Err(e) => Err(format!("writing status: {e}")),

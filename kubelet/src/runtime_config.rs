@@ -33,7 +33,7 @@ fn names(pod: &Pod) -> (&str, &str, &str) {
 /// kubelet: `/kubepods/pod<uid>` for Guaranteed, `/kubepods/<qos>/pod<uid>` otherwise).
 pub fn cgroup_parent(pod: &Pod) -> String {
     let (_, _, uid) = names(pod);
-    match crate::pod_status::qos_class(pod) {
+    match crate::pod_status::qos_class(pod).as_str() {
         "Guaranteed" => format!("/kubepods/pod{uid}"),
         "Burstable" => format!("/kubepods/burstable/pod{uid}"),
         _ => format!("/kubepods/besteffort/pod{uid}"),
@@ -96,28 +96,20 @@ pub fn sandbox_config(pod: &Pod, attempt: u32, node: &NodeContext) -> cri::PodSa
     }
 }
 
-/// CPU in millicores (`500m`, `1`, `1.5`), as upstream's quantity parser reads them.
+/// A quantity scaled to 10^-`scale` units, rounded up as upstream's Value()/MilliValue()
+/// (through the API's own parser); 0 when malformed (validation refused those already).
+fn scaled(q: &Quantity, scale: u32) -> i64 {
+    corekube_api::validation::quantity::parse(q.0.trim()).map(|v| v.ceil_scaled(scale).clamp(0, i64::MAX as i128) as i64).unwrap_or(0)
+}
+
+/// CPU in millicores (`500m`, `1`, `1.5`).
 pub fn millicores(q: &Quantity) -> i64 {
-    let s = q.0.trim();
-    if let Some(m) = s.strip_suffix('m') {
-        return m.parse::<f64>().map(|v| v.ceil() as i64).unwrap_or(0);
-    }
-    s.parse::<f64>().map(|v| (v * 1000.0).ceil() as i64).unwrap_or(0)
+    scaled(q, 3)
 }
 
 /// Bytes from a memory quantity (`64Mi`, `1G`, `128974848`, `1e3`).
 pub fn bytes(q: &Quantity) -> i64 {
-    let s = q.0.trim();
-    const SUFFIXES: &[(&str, f64)] = &[
-        ("Ki", 1024.0), ("Mi", 1048576.0), ("Gi", 1073741824.0), ("Ti", 1099511627776.0), ("Pi", 1125899906842624.0), ("Ei", 1152921504606846976.0),
-        ("k", 1e3), ("M", 1e6), ("G", 1e9), ("T", 1e12), ("P", 1e15), ("E", 1e18), ("m", 1e-3),
-    ];
-    for (suffix, factor) in SUFFIXES {
-        if let Some(n) = s.strip_suffix(suffix) {
-            return n.parse::<f64>().map(|v| (v * factor).ceil() as i64).unwrap_or(0);
-        }
-    }
-    s.parse::<f64>().map(|v| v.ceil() as i64).unwrap_or(0)
+    scaled(q, 0)
 }
 
 /// Upstream's conversion of requests and limits to Linux resources: shares from the CPU

@@ -7,6 +7,7 @@ pub mod error;
 pub mod events;
 pub mod meta;
 pub mod patch;
+pub mod qos;
 pub mod quote;
 pub mod registry;
 pub mod table;

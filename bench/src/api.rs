@@ -191,3 +191,24 @@ impl Http2 {
 fn status_error(method: &Method, path: &str, status: u16, body: &[u8]) -> String {
     format!("{method} {path}: HTTP {status}: {}", String::from_utf8_lossy(&body[..body.len().min(300)]))
 }
+
+/// Reads a watch's events as they arrive and hands each one's object to `on_object` until it
+/// returns true; an error if the watch ends or `deadline` passes first (`what` names the wait).
+pub async fn follow_watch(body: kube::client::Body, deadline: std::time::Instant, what: &str, mut on_object: impl FnMut(&serde_json::Value) -> bool) -> Result<(), String> {
+    use futures::StreamExt;
+    use http_body_util::BodyExt;
+    let mut body = body.into_data_stream();
+    let mut buf = Vec::new();
+    loop {
+        let next = tokio::time::timeout_at(deadline.into(), body.next()).await.map_err(|_| format!("timed out waiting for {what}"))?;
+        let Some(chunk) = next else { return Err("the watch ended".into()) };
+        buf.extend_from_slice(&chunk.map_err(|e| e.to_string())?);
+        while let Some(pos) = buf.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = buf.drain(..=pos).collect();
+            let Ok(ev) = serde_json::from_slice::<serde_json::Value>(&line) else { continue };
+            if on_object(&ev["object"]) {
+                return Ok(());
+            }
+        }
+    }
+}

@@ -8,10 +8,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
-use http_body_util::BodyExt;
 use http::Method;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::api::{Api, JSON};
 use crate::load::{now_ns, Summary};
@@ -36,28 +34,17 @@ fn pod(name: &str, probed: bool) -> Vec<u8> {
     serde_json::to_vec(&json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": NS}, "spec": spec})).unwrap()
 }
 
-/// Follows the namespace's pods and records when each was first seen Running.
-async fn record_running(api: Api, from_rv: String, running: Arc<Mutex<HashMap<String, u64>>>, want: usize, deadline: Instant) -> Result<(), String> {
-    let path = format!("/api/v1/namespaces/{NS}/pods?watch=1&resourceVersion={from_rv}");
-    let mut body = api.stream(&path).await?.into_data_stream();
-    let mut buf = Vec::new();
-    loop {
-        let next = tokio::time::timeout_at(deadline.into(), body.next()).await.map_err(|_| "timed out waiting for pods to run".to_string())?;
-        let Some(chunk) = next else { return Err("the watch ended".into()) };
-        buf.extend_from_slice(&chunk.map_err(|e| e.to_string())?);
-        while let Some(pos) = buf.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = buf.drain(..=pos).collect();
-            let Ok(ev) = serde_json::from_slice::<Value>(&line) else { continue };
-            let obj = &ev["object"];
-            if obj["status"]["phase"] == "Running" {
-                let mut r = running.lock().unwrap();
-                r.entry(obj["metadata"]["name"].as_str().unwrap_or_default().to_string()).or_insert_with(now_ns);
-                if r.len() >= want {
-                    return Ok(());
-                }
-            }
+/// Records when each pod of the namespace is first seen Running on an open watch.
+async fn record_running(body: kube::client::Body, running: Arc<Mutex<HashMap<String, u64>>>, want: usize, deadline: Instant) -> Result<(), String> {
+    crate::api::follow_watch(body, deadline, "pods to run", |obj| {
+        if obj["status"]["phase"] != "Running" {
+            return false;
         }
-    }
+        let mut r = running.lock().unwrap();
+        r.entry(obj["metadata"]["name"].as_str().unwrap_or_default().to_string()).or_insert_with(now_ns);
+        r.len() >= want
+    })
+    .await
 }
 
 async fn current_rv(api: &Api) -> Result<String, String> {
@@ -69,8 +56,9 @@ async fn current_rv(api: &Api) -> Result<String, String> {
 async fn corekube_batch(api: &Api, batch: usize, n: usize) -> Result<Summary, String> {
     let rv = current_rv(api).await?;
     let running = Arc::new(Mutex::new(HashMap::new()));
-    let watcher = tokio::spawn(record_running(api.clone(), rv, running.clone(), n, Instant::now() + Duration::from_secs(120)));
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The watch is open (its headers are in) before the first create is sent.
+    let body = api.stream(&format!("/api/v1/namespaces/{NS}/pods?watch=1&resourceVersion={rv}")).await?;
+    let watcher = tokio::spawn(record_running(body, running.clone(), n, Instant::now() + Duration::from_secs(120)));
     let t = Instant::now();
     let names: Vec<String> = (0..n).map(|i| format!("b{batch}-{i}")).collect();
     let mut sent = HashMap::new();

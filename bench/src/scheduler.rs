@@ -15,10 +15,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
 use http::Method;
-use http_body_util::BodyExt;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::api::{Api, JSON};
 use crate::load::{closed_loop, now_ns, Summary};
@@ -75,27 +73,17 @@ async fn record_bindings(
     deadline: Instant,
 ) -> Result<(), String> {
     let path = format!("/api/v1/namespaces/{ns}/pods?watch=1&resourceVersion={from_rv}&allowWatchBookmarks=true");
-    let mut body = api.stream(&path).await?.into_data_stream();
-    let mut buf = Vec::new();
-    loop {
-        let next = tokio::time::timeout_at(deadline.into(), body.next()).await.map_err(|_| "timed out waiting for bindings".to_string())?;
-        let Some(chunk) = next else { return Err("the watch ended".into()) };
-        buf.extend_from_slice(&chunk.map_err(|e| e.to_string())?);
-        while let Some(pos) = buf.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = buf.drain(..=pos).collect();
-            let Ok(ev) = serde_json::from_slice::<Value>(&line) else { continue };
-            let obj = &ev["object"];
-            let name = obj["metadata"]["name"].as_str().unwrap_or_default();
-            if name.starts_with(prefix) && obj["spec"]["nodeName"].as_str().is_some_and(|n| !n.is_empty()) {
-                let name = name.to_string();
-                let mut b = bound.lock().unwrap();
-                b.entry(name).or_insert_with(now_ns);
-                if b.len() >= want {
-                    return Ok(());
-                }
-            }
+    let body = api.stream(&path).await?;
+    crate::api::follow_watch(body, deadline, "bindings", |obj| {
+        let name = obj["metadata"]["name"].as_str().unwrap_or_default();
+        if !name.starts_with(prefix) || obj["spec"]["nodeName"].as_str().is_none_or(|n| n.is_empty()) {
+            return false;
         }
-    }
+        let mut b = bound.lock().unwrap();
+        b.entry(name.to_string()).or_insert_with(now_ns);
+        b.len() >= want
+    })
+    .await
 }
 
 struct Round {

@@ -19,7 +19,7 @@ pub struct Cli {
 impl Cli {
     pub fn log_filter(&self) -> String {
         // Dependencies stay quiet unless asked for; corekube logs at the chosen level.
-        format!("warn,corekube={0},corekube_apiserver={0},corekube_storage={0},corekube_scheduler={0},corekube_kubelet={0}", self.log_level)
+        format!("warn,corekube={0},corekube_apiserver={0},corekube_storage={0},corekube_scheduler={0},corekube_kubelet={0},corekube_controller_manager={0},corekube_client={0}", self.log_level)
     }
 }
 
@@ -30,6 +30,8 @@ pub enum Command {
     Server(ServerOptions),
     /// Runs only the scheduler, against the API server a kubeconfig names.
     Scheduler(SchedulerOptions),
+    /// Runs only the controller manager, against the API server a kubeconfig names.
+    ControllerManager(ControllerManagerOptions),
     /// Runs only a kubelet (a node), against the API server a kubeconfig names.
     Kubelet(KubeletOptions),
     /// Loads or lists the images of a node's container runtime.
@@ -125,10 +127,27 @@ pub struct SchedulerOptions {
     pub scheduler_name: String,
 }
 
+#[derive(Args, Debug, Clone)]
+pub struct ControllerManagerOptions {
+    /// The kubeconfig with the controller manager's identity (`corekube server` writes
+    /// DATA_DIR/controller-manager.kubeconfig).
+    #[arg(long)]
+    pub kubeconfig: PathBuf,
+    /// Which controllers run: `*` for all, `NAME` to add one, `-NAME` to leave one out (as
+    /// upstream's --controllers).
+    #[arg(long, value_delimiter = ',', default_value = "*")]
+    pub controllers: Vec<String>,
+    /// Take the kube-system/kube-controller-manager Lease before acting, so that of several
+    /// instances only one acts (`--leader-elect=false` to act without it).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub leader_elect: bool,
+}
+
 /// Components `corekube server` runs besides the API server, each of which `--disable` turns off.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Component {
     Scheduler,
+    ControllerManager,
     Kubelet,
 }
 
@@ -150,9 +169,14 @@ pub struct ServerOptions {
     /// How often etcd history is compacted (e.g. 5m, 30s; 0 disables).
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     pub etcd_compaction_interval: Duration,
-    /// Components not to run in this process (comma-separated): scheduler, kubelet.
+    /// Components not to run in this process (comma-separated): scheduler, controller-manager,
+    /// kubelet.
     #[arg(long, value_delimiter = ',', value_enum)]
     pub disable: Vec<Component>,
+    /// Which controllers the controller manager runs (as `corekube controller-manager
+    /// --controllers`).
+    #[arg(long, value_delimiter = ',', default_value = "*")]
+    pub controllers: Vec<String>,
     #[command(flatten)]
     pub node: NodeOptions,
 }

@@ -110,6 +110,7 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             cli::Command::Server(opts) => server::run(opts, shutdown).await,
             cli::Command::Scheduler(opts) => run_scheduler(opts, shutdown).await,
+            cli::Command::ControllerManager(opts) => run_controller_manager(opts, shutdown).await,
             cli::Command::Kubelet(opts) => run_kubelet(opts, shutdown).await,
             cli::Command::Images(cmd) => images(cmd).await,
         }
@@ -129,6 +130,15 @@ async fn run_scheduler(opts: cli::SchedulerOptions, shutdown: CancellationToken)
     let client = corekube_scheduler::run::client_from_kubeconfig(&opts.kubeconfig).await.map_err(|e| e.to_string())?;
     let config = corekube_scheduler::run::Config { client, scheduler_name: opts.scheduler_name };
     corekube_scheduler::run::run(config, shutdown).await.map_err(|e| e.to_string())
+}
+
+/// `corekube controller-manager`: the same controllers the server runs, as a separate process.
+async fn run_controller_manager(opts: cli::ControllerManagerOptions, shutdown: CancellationToken) -> Result<(), String> {
+    let controllers = corekube_controller_manager::select_controllers(&opts.controllers).map_err(|e| e.to_string())?;
+    let client = corekube_client::client_from_kubeconfig(&opts.kubeconfig).await.map_err(|e| e.to_string())?;
+    let config = corekube_controller_manager::Config { client, controllers, leader_elect: opts.leader_elect, leader_timing: Default::default() };
+    corekube_controller_manager::run(config, shutdown).await;
+    Ok(())
 }
 
 /// `corekube kubelet`: one node, with its own managed containerd unless given a CRI socket.

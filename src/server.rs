@@ -15,6 +15,8 @@ const ADMIN_USER: &str = "kubernetes-admin";
 const ADMIN_GROUP: &str = "system:masters";
 /// The scheduler's identity, as upstream's kube-scheduler client certificate.
 const SCHEDULER_USER: &str = "system:kube-scheduler";
+/// The controller manager's identity, as upstream's kube-controller-manager client certificate.
+const CONTROLLER_MANAGER_USER: &str = "system:kube-controller-manager";
 /// The group of every node's identity (`system:node:NAME`), which the Node authorizer reads.
 const NODES_GROUP: &str = "system:nodes";
 
@@ -35,6 +37,14 @@ pub async fn run(opts: ServerOptions, shutdown: CancellationToken) -> Result<(),
     let (cert, key) = pki.client_cert("scheduler", SCHEDULER_USER, &[]).map_err(|e| format!("scheduler certificate: {e}"))?;
     pki.write_kubeconfig(&scheduler_kubeconfig, &server_url, SCHEDULER_USER, &cert, &key)
         .map_err(|e| format!("writing {}: {e}", scheduler_kubeconfig.display()))?;
+
+    let controller_manager_kubeconfig = opts.data_dir.join("controller-manager.kubeconfig");
+    let (cert, key) = pki
+        .client_cert("controller-manager", CONTROLLER_MANAGER_USER, &[])
+        .map_err(|e| format!("controller manager certificate: {e}"))?;
+    pki.write_kubeconfig(&controller_manager_kubeconfig, &server_url, CONTROLLER_MANAGER_USER, &cert, &key)
+        .map_err(|e| format!("writing {}: {e}", controller_manager_kubeconfig.display()))?;
+    let controllers = corekube_controller_manager::select_controllers(&opts.controllers).map_err(|e| e.to_string())?;
 
     // The node: its runtime first (a missing containerd stops the start here, with the packages
     // to install), its kubelet once the API server is ready.
@@ -101,6 +111,9 @@ pub async fn run(opts: ServerOptions, shutdown: CancellationToken) -> Result<(),
     let scheduler = (!opts.disable.contains(&Component::Scheduler)).then(|| {
         tokio::spawn(run_scheduler_when_ready(scheduler_kubeconfig, health.clone(), shutdown.clone()))
     });
+    let controller_manager = (!opts.disable.contains(&Component::ControllerManager)).then(|| {
+        tokio::spawn(run_controller_manager_when_ready(controller_manager_kubeconfig, controllers, health.clone(), shutdown.clone()))
+    });
     let kubelet = node_runtime.as_ref().map(|rt| {
         let (socket, opts_node, root) = (rt.socket.clone(), opts.node.clone(), opts.data_dir.join("kubelet"));
         let (health, shutdown) = (health.clone(), shutdown.clone());
@@ -130,7 +143,7 @@ pub async fn run(opts: ServerOptions, shutdown: CancellationToken) -> Result<(),
     };
     tokio::spawn(api_shutdown);
     let served = corekube_apiserver::run(config, health, api_stop).await.map_err(|e| e.to_string());
-    if let Some(task) = scheduler {
+    for task in [scheduler, controller_manager].into_iter().flatten() {
         let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
     }
     if let Some(rt) = node_runtime {
@@ -167,6 +180,31 @@ async fn run_scheduler_when_ready(kubeconfig: std::path::PathBuf, health: coreku
     if let Err(e) = result {
         tracing::error!(error = %e, "scheduler failed; stopping");
         shutdown.cancel();
+    }
+}
+
+/// Starts the controller manager once the API server is ready (it elects itself leader
+/// through its Lease like a separate instance would, so a standby `corekube controller-manager`
+/// can take over).
+async fn run_controller_manager_when_ready(
+    kubeconfig: std::path::PathBuf,
+    controllers: Vec<&'static str>,
+    health: corekube_apiserver::Health,
+    shutdown: CancellationToken,
+) {
+    tokio::select! {
+        _ = shutdown.cancelled() => return,
+        _ = health.wait_startup_done() => {}
+    }
+    match corekube_client::client_from_kubeconfig(&kubeconfig).await {
+        Ok(client) => {
+            let config = corekube_controller_manager::Config { client, controllers, leader_elect: true, leader_timing: Default::default() };
+            corekube_controller_manager::run(config, shutdown).await;
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "controller manager failed; stopping");
+            shutdown.cancel();
+        }
     }
 }
 

@@ -1,7 +1,10 @@
 //! What every component needs to be a client of the API server: a kube-rs `Client` from a
-//! kubeconfig file, and watches turned into streams of changes.
+//! kubeconfig file, watches turned into streams of changes, shared watches with a cache for
+//! controllers, and leader election.
 
 pub mod informer;
+pub mod leader;
+pub mod shared;
 
 use kube::Client;
 

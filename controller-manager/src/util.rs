@@ -9,7 +9,8 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::{ObjectReference, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
 use kube::core::{Selector, SelectorExt};
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use corekube_client::events::Recorder;
+use kube::runtime::events::EventType;
 use kube::runtime::reflector::ObjectRef;
 use kube::Client;
 
@@ -24,22 +25,18 @@ pub struct Ctx<K: kube::Resource<DynamicType = ()>> {
 
 impl<K: kube::Resource<DynamicType = ()>> Ctx<K> {
     pub fn new(client: Client, controller: &str) -> Arc<Self> {
-        let reporter = Reporter { controller: controller.to_string(), instance: Some(crate::util::instance()) };
-        Arc::new(Ctx { recorder: Recorder::new(client.clone(), reporter), client, backoff: Backoff::default() })
+        Arc::new(Ctx { recorder: Recorder::new(client.clone(), controller), client, backoff: Backoff::default() })
     }
 
-    /// Records an event about `object`; an event that cannot be written is only logged.
+    /// Records an event about `object` (core/v1, repeats counted, as upstream's controllers);
+    /// an event that cannot be written is only logged.
     pub async fn event(&self, object: &ObjectReference, type_: EventType, reason: &str, note: String) {
-        let event = Event { type_, reason: reason.into(), note: Some(note), action: reason.into(), secondary: None };
-        if let Err(e) = self.recorder.publish(&event, object).await {
-            tracing::debug!(reason, error = %e, "cannot record an event");
-        }
+        let type_ = match type_ {
+            EventType::Normal => corekube_client::events::EventType::Normal,
+            EventType::Warning => corekube_client::events::EventType::Warning,
+        };
+        self.recorder.record(object, type_, reason, note).await;
     }
-}
-
-/// The reporting instance of events: the host name, as upstream's.
-pub fn instance() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default().trim().to_string()
 }
 
 /// The owner reference marked `controller: true`, if any.
@@ -106,10 +103,4 @@ pub fn until_available(pod: &Pod, min_ready_seconds: i32, now: jiff::Timestamp) 
 
 pub fn namespace_and_name(meta: &ObjectMeta) -> String {
     format!("{}/{}", meta.namespace.as_deref().unwrap_or_default(), meta.name.as_deref().unwrap_or_default())
-}
-
-/// True when a write failed only because the object changed or went away meanwhile: the next
-/// reconcile, from the newer cache, decides again.
-pub fn is_conflict_or_gone(e: &kube::Error) -> bool {
-    matches!(e, kube::Error::Api(s) if s.code == 409 || s.code == 404)
 }

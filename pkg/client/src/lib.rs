@@ -2,6 +2,7 @@
 //! kubeconfig file, watches turned into streams of changes, shared watches with a cache for
 //! controllers, and leader election.
 
+pub mod events;
 pub mod informer;
 pub mod leader;
 pub mod shared;

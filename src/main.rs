@@ -136,7 +136,10 @@ async fn run_scheduler(opts: cli::SchedulerOptions, shutdown: CancellationToken)
 async fn run_controller_manager(opts: cli::ControllerManagerOptions, shutdown: CancellationToken) -> Result<(), String> {
     let controllers = corekube_controller_manager::select_controllers(&opts.controllers).map_err(|e| e.to_string())?;
     let client = corekube_client::client_from_kubeconfig(&opts.kubeconfig).await.map_err(|e| e.to_string())?;
-    let config = corekube_controller_manager::Config { client, controllers, leader_elect: opts.leader_elect, leader_timing: Default::default() };
+    // As upstream without --root-ca-file: the CA the kubeconfig trusts is the one published.
+    let root_ca_pem = corekube_controller_manager::ca_from_kubeconfig(&opts.kubeconfig).map_err(|e| e.to_string())?;
+    let config =
+        corekube_controller_manager::Config { client, controllers, leader_elect: opts.leader_elect, leader_timing: Default::default(), root_ca_pem };
     corekube_controller_manager::run(config, shutdown).await;
     Ok(())
 }

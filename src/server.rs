@@ -112,7 +112,8 @@ pub async fn run(opts: ServerOptions, shutdown: CancellationToken) -> Result<(),
         tokio::spawn(run_scheduler_when_ready(scheduler_kubeconfig, health.clone(), shutdown.clone()))
     });
     let controller_manager = (!opts.disable.contains(&Component::ControllerManager)).then(|| {
-        tokio::spawn(run_controller_manager_when_ready(controller_manager_kubeconfig, controllers, health.clone(), shutdown.clone()))
+        let root_ca_pem = pki.ca_cert_pem.clone();
+        tokio::spawn(run_controller_manager_when_ready(controller_manager_kubeconfig, controllers, root_ca_pem, health.clone(), shutdown.clone()))
     });
     let kubelet = node_runtime.as_ref().map(|rt| {
         let (socket, opts_node, root) = (rt.socket.clone(), opts.node.clone(), opts.data_dir.join("kubelet"));
@@ -189,6 +190,7 @@ async fn run_scheduler_when_ready(kubeconfig: std::path::PathBuf, health: coreku
 async fn run_controller_manager_when_ready(
     kubeconfig: std::path::PathBuf,
     controllers: Vec<&'static str>,
+    root_ca_pem: String,
     health: corekube_apiserver::Health,
     shutdown: CancellationToken,
 ) {
@@ -198,7 +200,8 @@ async fn run_controller_manager_when_ready(
     }
     match corekube_client::client_from_kubeconfig(&kubeconfig).await {
         Ok(client) => {
-            let config = corekube_controller_manager::Config { client, controllers, leader_elect: true, leader_timing: Default::default() };
+            let config =
+                corekube_controller_manager::Config { client, controllers, leader_elect: true, leader_timing: Default::default(), root_ca_pem };
             corekube_controller_manager::run(config, shutdown).await;
         }
         Err(e) => {

@@ -11,7 +11,9 @@ pub mod requeue;
 
 mod claim;
 mod deployment;
+mod namespace;
 mod replicaset;
+mod serviceaccount;
 pub(crate) mod util;
 
 use std::future::Future;
@@ -21,10 +23,17 @@ use kube::Client;
 use tokio_util::sync::CancellationToken;
 
 pub use informers::Informers;
+pub use serviceaccount::root_ca::ca_from_kubeconfig;
 
 /// The controllers this manager knows, by upstream's names (`--controllers` takes these or
 /// their short aliases).
-pub const CONTROLLERS: &[(&str, &str)] = &[("replicaset-controller", "replicaset"), ("deployment-controller", "deployment")];
+pub const CONTROLLERS: &[(&str, &str)] = &[
+    ("replicaset-controller", "replicaset"),
+    ("deployment-controller", "deployment"),
+    ("namespace-controller", "namespace"),
+    ("serviceaccount-controller", "serviceaccount"),
+    ("root-ca-certificate-publisher-controller", "root-ca-cert-publisher"),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -68,6 +77,8 @@ pub struct Config {
     /// upstream's `--leader-elect`).
     pub leader_elect: bool,
     pub leader_timing: corekube_client::leader::Timing,
+    /// The cluster CA certificate (PEM) the root CA publisher puts in every namespace.
+    pub root_ca_pem: String,
 }
 
 /// What a controller module hands back: the loop to run once the caches are filled.
@@ -87,8 +98,15 @@ pub async fn run(config: Config, shutdown: CancellationToken) {
     };
     let client = config.client.clone();
     let controllers = config.controllers.clone();
+    let root_ca_pem = config.root_ca_pem.clone();
     lock.run(shutdown, move |leading| {
-        let config = Config { client: client.clone(), controllers: controllers.clone(), leader_elect: true, leader_timing: Default::default() };
+        let config = Config {
+            client: client.clone(),
+            controllers: controllers.clone(),
+            leader_elect: true,
+            leader_timing: Default::default(),
+            root_ca_pem: root_ca_pem.clone(),
+        };
         async move { run_controllers(&config, leading).await }
     })
     .await;
@@ -102,6 +120,11 @@ async fn run_controllers(config: &Config, shutdown: CancellationToken) {
         match *name {
             "replicaset-controller" => running.push(replicaset::start(&mut informers, client, shutdown.clone())),
             "deployment-controller" => running.push(deployment::start(&mut informers, client, shutdown.clone())),
+            "namespace-controller" => running.push(namespace::start(&mut informers, client, shutdown.clone())),
+            "serviceaccount-controller" => running.push(serviceaccount::start(&mut informers, client, shutdown.clone())),
+            "root-ca-certificate-publisher-controller" => {
+                running.push(serviceaccount::root_ca::start(&mut informers, client, config.root_ca_pem.clone(), shutdown.clone()))
+            }
             _ => unreachable!("select_controllers returns known names"),
         }
     }
@@ -120,7 +143,8 @@ mod tests {
     fn controllers_flag_as_upstream() {
         let s = |v: &[&str]| select_controllers(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
         assert_eq!(s(&[]).unwrap().len(), CONTROLLERS.len());
-        assert_eq!(s(&["*", "-deployment"]).unwrap(), vec!["replicaset-controller"]);
+        let all_but_deployment = s(&["*", "-deployment"]).unwrap();
+        assert!(all_but_deployment.contains(&"replicaset-controller") && !all_but_deployment.contains(&"deployment-controller"));
         assert_eq!(s(&["deployment-controller"]).unwrap(), vec!["deployment-controller"]);
         assert!(s(&["nope"]).unwrap_err().to_string().contains("unknown controller \"nope\""));
     }

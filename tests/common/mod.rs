@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod fake_kubelet;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};

@@ -141,7 +141,7 @@ impl LeaseLock {
         if !ours {
             new_spec.holder_identity = Some(self.identity.clone());
             new_spec.acquire_time = Some(now.clone());
-            new_spec.lease_transitions = Some(spec.lease_transitions.unwrap_or(0) + i32::from(holder.is_some()));
+            new_spec.lease_transitions = Some(spec.lease_transitions.unwrap_or(0) + 1);
         }
         new_spec.lease_duration_seconds = Some(duration_secs);
         new_spec.renew_time = Some(now);

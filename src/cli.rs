@@ -141,6 +141,41 @@ pub struct ControllerManagerOptions {
     /// instances only one acts (`--leader-elect=false` to act without it).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub leader_elect: bool,
+    /// The cluster's pod range, which node IPAM cuts node ranges from.
+    #[arg(long, default_value = "10.42.0.0/16")]
+    pub cluster_cidr: String,
+    #[command(flatten)]
+    pub node_controllers: NodeControllerFlags,
+}
+
+/// The node controllers' settings, shared by `corekube server` and `corekube controller-manager`.
+#[derive(Args, Debug, Clone)]
+pub struct NodeControllerFlags {
+    /// The prefix length of the pod range node IPAM gives each node from the cluster range.
+    #[arg(long, default_value_t = 24)]
+    pub node_cidr_mask_size: u8,
+    /// How often the node lifecycle controller checks node heartbeats.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub node_monitor_period: Duration,
+    /// How long a node may go without a heartbeat before it is marked Unknown and tainted
+    /// unreachable.
+    #[arg(long, default_value = "50s", value_parser = parse_duration)]
+    pub node_monitor_grace_period: Duration,
+    /// How many finished pods are kept before the pod garbage collector deletes the oldest.
+    #[arg(long, default_value_t = 12500)]
+    pub terminated_pod_gc_threshold: usize,
+}
+
+impl NodeControllerFlags {
+    pub fn options(&self, cluster_cidr: &str) -> corekube_controller_manager::nodes::Options {
+        corekube_controller_manager::nodes::Options {
+            cluster_cidr: cluster_cidr.to_string(),
+            node_cidr_mask_size: self.node_cidr_mask_size,
+            node_monitor_period: self.node_monitor_period,
+            node_monitor_grace_period: self.node_monitor_grace_period,
+            terminated_pod_gc_threshold: self.terminated_pod_gc_threshold,
+        }
+    }
 }
 
 /// Components `corekube server` runs besides the API server, each of which `--disable` turns off.
@@ -177,6 +212,8 @@ pub struct ServerOptions {
     /// --controllers`).
     #[arg(long, value_delimiter = ',', default_value = "*")]
     pub controllers: Vec<String>,
+    #[command(flatten)]
+    pub node_controllers: NodeControllerFlags,
     #[command(flatten)]
     pub node: NodeOptions,
 }

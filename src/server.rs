@@ -113,7 +113,14 @@ pub async fn run(opts: ServerOptions, shutdown: CancellationToken) -> Result<(),
     });
     let controller_manager = (!opts.disable.contains(&Component::ControllerManager)).then(|| {
         let root_ca_pem = pki.ca_cert_pem.clone();
-        tokio::spawn(run_controller_manager_when_ready(controller_manager_kubeconfig, controllers, root_ca_pem, health.clone(), shutdown.clone()))
+        tokio::spawn(run_controller_manager_when_ready(
+            controller_manager_kubeconfig,
+            controllers,
+            root_ca_pem,
+            opts.node_controllers.options(&opts.node.cluster_cidr),
+            health.clone(),
+            shutdown.clone(),
+        ))
     });
     let kubelet = node_runtime.as_ref().map(|rt| {
         let (socket, opts_node, root) = (rt.socket.clone(), opts.node.clone(), opts.data_dir.join("kubelet"));
@@ -191,6 +198,7 @@ async fn run_controller_manager_when_ready(
     kubeconfig: std::path::PathBuf,
     controllers: Vec<&'static str>,
     root_ca_pem: String,
+    nodes: corekube_controller_manager::nodes::Options,
     health: corekube_apiserver::Health,
     shutdown: CancellationToken,
 ) {
@@ -201,7 +209,7 @@ async fn run_controller_manager_when_ready(
     match corekube_client::client_from_kubeconfig(&kubeconfig).await {
         Ok(client) => {
             let config =
-                corekube_controller_manager::Config { client, controllers, leader_elect: true, leader_timing: Default::default(), root_ca_pem };
+                corekube_controller_manager::Config { client, controllers, leader_elect: true, leader_timing: Default::default(), root_ca_pem, nodes };
             corekube_controller_manager::run(config, shutdown).await;
         }
         Err(e) => {

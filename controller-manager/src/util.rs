@@ -104,9 +104,3 @@ pub fn until_available(pod: &Pod, min_ready_seconds: i32, now: jiff::Timestamp) 
 pub fn namespace_and_name(meta: &ObjectMeta) -> String {
     format!("{}/{}", meta.namespace.as_deref().unwrap_or_default(), meta.name.as_deref().unwrap_or_default())
 }
-
-/// True when a write failed only because the object changed or went away meanwhile: the next
-/// reconcile, from the newer cache, decides again.
-pub fn is_conflict_or_gone(e: &kube::Error) -> bool {
-    matches!(e, kube::Error::Api(s) if s.code == 409 || s.code == 404)
-}

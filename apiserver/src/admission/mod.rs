@@ -1,6 +1,7 @@
 //! Admission: changes and checks a create needs from other objects, after defaults and before
 //! validation (upstream's mutating admission plugins that corekube has).
 
+mod default_tolerations;
 mod priority;
 
 use corekube_api::ApiError;
@@ -14,6 +15,7 @@ pub async fn admit_create(state: &AppState, scope: &Scope, obj: &mut Value) -> R
     let storage = scope.def.storage_def();
     if (storage.group, storage.kind) == ("", "Pod") {
         priority::admit_pod(state, scope, obj)?;
+        default_tolerations::admit_pod(obj);
     }
     Ok(())
 }

@@ -125,6 +125,10 @@ pub struct SchedulerOptions {
     /// The profile name pods select with spec.schedulerName.
     #[arg(long, default_value = "default-scheduler")]
     pub scheduler_name: String,
+    /// Take the kube-system/kube-scheduler Lease before scheduling, so that of several
+    /// instances only one acts (`--leader-elect=false` to act without it).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub leader_elect: bool,
 }
 
 #[derive(Args, Debug, Clone)]

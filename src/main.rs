@@ -128,8 +128,38 @@ fn main() -> std::process::ExitCode {
 /// `corekube scheduler`: the same scheduler the server runs, as a separate process.
 async fn run_scheduler(opts: cli::SchedulerOptions, shutdown: CancellationToken) -> Result<(), String> {
     let client = corekube_scheduler::run::client_from_kubeconfig(&opts.kubeconfig).await.map_err(|e| e.to_string())?;
-    let config = corekube_scheduler::run::Config { client, scheduler_name: opts.scheduler_name };
-    corekube_scheduler::run::run(config, shutdown).await.map_err(|e| e.to_string())
+    scheduler_with_lease(client, opts.scheduler_name, opts.leader_elect, shutdown).await
+}
+
+/// Runs the scheduler while this instance holds the kube-system/kube-scheduler Lease (or at
+/// once without leader election). A scheduler that cannot start fails the caller.
+pub(crate) async fn scheduler_with_lease(client: kube::Client, scheduler_name: String, leader_elect: bool, shutdown: CancellationToken) -> Result<(), String> {
+    let config = corekube_scheduler::run::Config { client: client.clone(), scheduler_name };
+    if !leader_elect {
+        return corekube_scheduler::run::run(config, shutdown).await.map_err(|e| e.to_string());
+    }
+    let lock = corekube_client::leader::LeaseLock {
+        api: kube::Api::namespaced(client, "kube-system"),
+        name: "kube-scheduler".into(),
+        identity: corekube_client::leader::identity(),
+        timing: Default::default(),
+    };
+    let failure = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let failed = failure.clone();
+    let stop_all = shutdown.clone();
+    lock.run(shutdown, move |leading| {
+        let config = corekube_scheduler::run::Config { client: config.client.clone(), scheduler_name: config.scheduler_name.clone() };
+        let (failed, stop_all) = (failed.clone(), stop_all.clone());
+        async move {
+            if let Err(e) = corekube_scheduler::run::run(config, leading).await {
+                *failed.lock().expect("failure lock") = Some(e.to_string());
+                stop_all.cancel();
+            }
+        }
+    })
+    .await;
+    let failed = failure.lock().expect("failure lock").take();
+    failed.map_or(Ok(()), Err)
 }
 
 /// `corekube controller-manager`: the same controllers the server runs, as a separate process.

@@ -181,8 +181,7 @@ async fn run_scheduler_when_ready(kubeconfig: std::path::PathBuf, health: coreku
     }
     let result = async {
         let client = corekube_scheduler::run::client_from_kubeconfig(&kubeconfig).await.map_err(|e| e.to_string())?;
-        let config = corekube_scheduler::run::Config { client, scheduler_name: corekube_scheduler::run::DEFAULT_SCHEDULER_NAME.into() };
-        corekube_scheduler::run::run(config, shutdown.clone()).await.map_err(|e| e.to_string())
+        crate::scheduler_with_lease(client, corekube_scheduler::run::DEFAULT_SCHEDULER_NAME.into(), true, shutdown.clone()).await
     }
     .await;
     if let Err(e) = result {

@@ -6,6 +6,7 @@
 
 mod api;
 mod churn;
+mod controllers;
 mod create;
 mod footprint;
 mod load;
@@ -26,9 +27,9 @@ use serde_json::{json, Map, Value};
 use api::Api;
 use report::Row;
 
-const MEASUREMENTS: &[&str] = &["create", "reads", "churn", "watch", "footprint", "scheduler", "pods"];
-/// Run by default; `scheduler` (issue 5) and `pods` (issue 20: needs root, containerd, runc and
-/// the CNI plugins) are asked for with `--only`.
+const MEASUREMENTS: &[&str] = &["create", "reads", "churn", "watch", "footprint", "scheduler", "pods", "controllers"];
+/// Run by default; `scheduler` (issue 5), `pods` (issue 20: needs root, containerd, runc and
+/// the CNI plugins) and `controllers` (issue 21) are asked for with `--only`.
 const DEFAULT_MEASUREMENTS: &[&str] = &["create", "reads", "churn", "watch", "footprint"];
 
 /// The API server measurements run corekube without its scheduler: the pods they create have
@@ -42,7 +43,7 @@ struct Cli {
     #[arg(long)]
     quick: bool,
     /// Run only these measurements (comma-separated): create, reads, churn, watch, footprint,
-    /// scheduler (not in the default set).
+    /// and, not in the default set, scheduler, pods, controllers.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Where the results are written as JSON.
@@ -392,6 +393,7 @@ async fn run(cli: Cli) -> Result<i32, String> {
             "footprint" => footprint::run(&mut env, &mut rows).await,
             "scheduler" => scheduler::run(&mut env, &mut rows).await,
             "pods" => pods::run(&mut env, &mut rows).await,
+            "controllers" => controllers::run(&mut env, &mut rows).await,
             _ => unreachable!(),
         };
         if let Err(e) = r {

@@ -11,6 +11,7 @@ pub mod requeue;
 
 mod claim;
 mod deployment;
+mod garbagecollector;
 mod namespace;
 mod replicaset;
 mod serviceaccount;
@@ -33,6 +34,7 @@ pub const CONTROLLERS: &[(&str, &str)] = &[
     ("namespace-controller", "namespace"),
     ("serviceaccount-controller", "serviceaccount"),
     ("root-ca-certificate-publisher-controller", "root-ca-cert-publisher"),
+    ("garbage-collector-controller", "garbagecollector"),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -125,6 +127,7 @@ async fn run_controllers(config: &Config, shutdown: CancellationToken) {
             "root-ca-certificate-publisher-controller" => {
                 running.push(serviceaccount::root_ca::start(&mut informers, client, config.root_ca_pem.clone(), shutdown.clone()))
             }
+            "garbage-collector-controller" => running.push(garbagecollector::start(client, shutdown.clone())),
             _ => unreachable!("select_controllers returns known names"),
         }
     }

@@ -55,10 +55,8 @@ fn replicaset(c: &Cluster, ns: &str, name: &str, replicas: usize) -> Vec<Value> 
 }
 
 fn configmap(c: &Cluster, ns: &str, name: &str, owners: &[(&str, &str, &str, &str)]) {
-    let refs: Vec<Value> = owners
-        .iter()
-        .map(|(api_version, kind, owner, uid)| serde_json::json!({"apiVersion": api_version, "kind": kind, "name": owner, "uid": uid}))
-        .collect();
+    let refs: Vec<Value> =
+        owners.iter().map(|(api_version, kind, owner, uid)| serde_json::json!({"apiVersion": api_version, "kind": kind, "name": owner, "uid": uid})).collect();
     let mut cm = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": ns}});
     if !refs.is_empty() {
         cm["metadata"]["ownerReferences"] = Value::Array(refs);
@@ -163,9 +161,16 @@ fn an_object_of_any_kind_goes_with_its_owner() {
     configmap(c, &ns, "dependent", &[("v1", "ConfigMap", "owner", &owner_uid)]);
     configmap(c, &ns, "grandchild", &[]);
     let dependent_uid = uid(c, &ns, "cm/dependent");
-    c.ok(&["patch", "cm", "grandchild", "-n", &ns, "--type=merge", "-p", &format!(
-        r#"{{"metadata":{{"ownerReferences":[{{"apiVersion":"v1","kind":"ConfigMap","name":"dependent","uid":"{dependent_uid}"}}]}}}}"#
-    )]);
+    c.ok(&[
+        "patch",
+        "cm",
+        "grandchild",
+        "-n",
+        &ns,
+        "--type=merge",
+        "-p",
+        &format!(r#"{{"metadata":{{"ownerReferences":[{{"apiVersion":"v1","kind":"ConfigMap","name":"dependent","uid":"{dependent_uid}"}}]}}}}"#),
+    ]);
     std::thread::sleep(Duration::from_millis(300));
     assert!(exists(c, &ns, "cm/dependent") && exists(c, &ns, "cm/grandchild"), "owners present: nothing collected");
     c.ok(&["delete", "cm", "owner", "-n", &ns]);
@@ -185,9 +190,7 @@ fn references_to_owners_that_do_not_exist() {
     // Same name, another uid: absent too.
     configmap(c, &ns, "stale", &[("v1", "ConfigMap", "real-owner", MISSING_UID)]);
     wait_until(WAIT, "the dependents of missing owners to go", || !exists(c, &ns, "cm/orphaned") && !exists(c, &ns, "cm/stale"));
-    wait_until(WAIT, "the reference to the missing owner to go", || {
-        owner_references(&json(c, &["get", "cm", "half", "-n", &ns])) == 1
-    });
+    wait_until(WAIT, "the reference to the missing owner to go", || owner_references(&json(c, &["get", "cm", "half", "-n", &ns])) == 1);
     let half = json(c, &["get", "cm", "half", "-n", &ns]);
     assert_eq!(half["metadata"]["ownerReferences"][0]["uid"], real.as_str());
     assert!(exists(c, &ns, "cm/unknown-kind"), "an owner of an unknown kind is not known to be absent");

@@ -62,11 +62,7 @@ pub struct Deletion {
 impl Deletion {
     pub fn of(meta: &ObjectMeta) -> Deletion {
         let has = |f: &str| meta.finalizers.iter().flatten().any(|x| x == f);
-        Deletion {
-            being_deleted: meta.deletion_timestamp.is_some(),
-            orphan_finalizer: has(ORPHAN_FINALIZER),
-            foreground_finalizer: has(FOREGROUND_FINALIZER),
-        }
+        Deletion { being_deleted: meta.deletion_timestamp.is_some(), orphan_finalizer: has(ORPHAN_FINALIZER), foreground_finalizer: has(FOREGROUND_FINALIZER) }
     }
 }
 
@@ -144,10 +140,7 @@ impl Graph {
 
     /// The dependents whose reference to `uid` has blockOwnerDeletion.
     pub fn blocking_dependents(&self, uid: &str) -> Vec<Node> {
-        self.dependents(uid)
-            .into_iter()
-            .filter(|d| d.owners.iter().any(|r| r.uid == uid && r.block_owner_deletion == Some(true)))
-            .collect()
+        self.dependents(uid).into_iter().filter(|d| d.owners.iter().any(|r| r.uid == uid && r.block_owner_deletion == Some(true))).collect()
     }
 
     /// The observed objects of one watched resource (to find what a relist no longer has).
@@ -209,9 +202,8 @@ impl Graph {
                 // An owner waiting for its blocking dependents may go once a reference to it is
                 // gone or stops blocking.
                 let blocks = |r: &OwnerReference| r.block_owner_deletion == Some(true);
-                let unblocked = removed.iter().filter(|r| blocks(r)).chain(
-                    owners.iter().filter(|r| !blocks(r) && previous.iter().any(|p| p.uid == r.uid && blocks(p))),
-                );
+                let unblocked =
+                    removed.iter().filter(|r| blocks(r)).chain(owners.iter().filter(|r| !blocks(r) && previous.iter().any(|p| p.uid == r.uid && blocks(p))));
                 for r in unblocked {
                     if self.nodes.contains_key(&r.uid) {
                         work.push(Work::AttemptToDelete(r.uid.clone()));
@@ -272,13 +264,12 @@ impl Graph {
                 Some(owner) => {
                     owner.dependents.insert(uid.to_string());
                     let owner_namespaced = owner.identity.namespace.is_some();
-                    if owner_namespaced && owner.identity.namespace != namespace {
-                        doubtful = true;
-                    } else if !owner.identity.matches(r) {
-                        doubtful = true;
-                    } else if !owner_namespaced && owner.is_virtual() && namespace.is_some() {
-                        doubtful = true;
-                    }
+                    // A namespaced owner in another namespace, other coordinates than known,
+                    // or a virtual cluster-scoped owner that may be a namespaced kind missing
+                    // here: the dependent's own references are checked.
+                    doubtful |= (owner_namespaced && owner.identity.namespace != namespace)
+                        || !owner.identity.matches(r)
+                        || (!owner_namespaced && owner.is_virtual() && namespace.is_some());
                 }
             }
         }
@@ -316,7 +307,13 @@ mod tests {
 
     fn rs() -> Arc<Resource> {
         Arc::new(Resource {
-            api: ApiResource { group: "apps".into(), version: "v1".into(), api_version: "apps/v1".into(), kind: "ReplicaSet".into(), plural: "replicasets".into() },
+            api: ApiResource {
+                group: "apps".into(),
+                version: "v1".into(),
+                api_version: "apps/v1".into(),
+                kind: "ReplicaSet".into(),
+                plural: "replicasets".into(),
+            },
             namespaced: true,
         })
     }

@@ -80,6 +80,16 @@ fn background_deletion_removes_the_replicasets_pods() {
 }
 
 #[test]
+fn deleting_a_deployment_removes_its_replicasets_and_their_pods() {
+    let c = shared();
+    let ns = namespace(c, "gc-deployment");
+    c.ok(&["create", "deployment", "web", "--image=busybox:1.35", "--replicas=2", "-n", &ns]);
+    wait_until(WAIT, "the Deployment's pods", || pods(c, &ns).len() == 2);
+    c.ok(&["delete", "deployment", "web", "-n", &ns, "--timeout=30s"]);
+    wait_until(WAIT, "its ReplicaSet and pods to be collected", || !exists(c, &ns, "rs") && pods(c, &ns).is_empty());
+}
+
+#[test]
 fn orphan_deletion_keeps_the_pods_and_drops_their_references() {
     let c = shared();
     let ns = namespace(c, "gc-orphan");

@@ -188,12 +188,11 @@ impl Graph {
             Some(node) => {
                 // A virtual node now observed: its dependents may have named it wrongly.
                 let was_virtual = node.is_virtual();
-                if was_virtual {
-                    node.resource = Some(resource.clone());
-                    if node.identity != identity {
-                        work.extend(node.dependents.iter().cloned().map(Work::AttemptToDelete));
-                    }
+                if was_virtual && node.identity != identity {
+                    work.extend(node.dependents.iter().cloned().map(Work::AttemptToDelete));
                 }
+                // (Also when a watch of another version of its resource took over.)
+                node.resource = Some(resource.clone());
                 node.identity = identity;
                 let old = std::mem::replace(&mut node.deletion, deletion);
                 let previous = std::mem::replace(&mut node.owners, owners.clone());

@@ -150,6 +150,10 @@ pub struct ControllerManagerOptions {
     pub cluster_cidr: String,
     #[command(flatten)]
     pub node_controllers: NodeControllerFlags,
+    /// Where the built-in local provisioner (`corekube.io/local-path`) makes its volumes'
+    /// directories (`corekube server` uses DATA_DIR/volumes).
+    #[arg(long, default_value = "/var/lib/corekube/volumes")]
+    pub volume_dir: PathBuf,
 }
 
 /// The node controllers' settings, shared by `corekube server` and `corekube controller-manager`.

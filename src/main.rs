@@ -169,7 +169,7 @@ async fn run_controller_manager(opts: cli::ControllerManagerOptions, shutdown: C
     // As upstream without --root-ca-file: the CA the kubeconfig trusts is the one published.
     let root_ca_pem = corekube_controller_manager::ca_from_kubeconfig(&opts.kubeconfig).map_err(|e| e.to_string())?;
     let config =
-        corekube_controller_manager::Config { client, controllers, leader_elect: opts.leader_elect, leader_timing: Default::default(), root_ca_pem, nodes: opts.node_controllers.options(&opts.cluster_cidr) };
+        corekube_controller_manager::Config { client, controllers, leader_elect: opts.leader_elect, leader_timing: Default::default(), root_ca_pem, nodes: opts.node_controllers.options(&opts.cluster_cidr), volume_dir: opts.volume_dir };
     corekube_controller_manager::run(config, shutdown).await;
     Ok(())
 }

@@ -118,6 +118,7 @@ pub async fn run(opts: ServerOptions, shutdown: CancellationToken) -> Result<(),
             controllers,
             root_ca_pem,
             opts.node_controllers.options(&opts.node.cluster_cidr),
+            opts.data_dir.join("volumes"),
             health.clone(),
             shutdown.clone(),
         ))
@@ -198,6 +199,7 @@ async fn run_controller_manager_when_ready(
     controllers: Vec<&'static str>,
     root_ca_pem: String,
     nodes: corekube_controller_manager::nodes::Options,
+    volume_dir: std::path::PathBuf,
     health: corekube_apiserver::Health,
     shutdown: CancellationToken,
 ) {
@@ -208,7 +210,7 @@ async fn run_controller_manager_when_ready(
     match corekube_client::client_from_kubeconfig(&kubeconfig).await {
         Ok(client) => {
             let config =
-                corekube_controller_manager::Config { client, controllers, leader_elect: true, leader_timing: Default::default(), root_ca_pem, nodes };
+                corekube_controller_manager::Config { client, controllers, leader_elect: true, leader_timing: Default::default(), root_ca_pem, nodes, volume_dir };
             corekube_controller_manager::run(config, shutdown).await;
         }
         Err(e) => {

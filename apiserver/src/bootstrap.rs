@@ -1,4 +1,5 @@
-//! Objects every cluster starts with: the system namespaces and priority classes.
+//! Objects every cluster starts with: the system namespaces and priority classes, and the
+//! default StorageClass `standard`.
 
 use std::time::Duration;
 
@@ -54,4 +55,24 @@ pub async fn ensure_system_priority_classes(state: &AppState) {
         });
         ensure(state, def, pc).await;
     }
+}
+
+/// The provisioner of the controller manager's built-in local provisioner.
+const LOCAL_PATH_PROVISIONER: &str = "corekube.io/local-path";
+
+/// Creates the default StorageClass `standard` unless it exists, as kind and minikube ship
+/// theirs (upstream leaves default classes to addon manifests, created when missing): served by
+/// the controller manager's local provisioner, a directory per claim on the node the claim's
+/// first pod is scheduled to, hence WaitForFirstConsumer as kind's. An existing `standard` is
+/// left as it is, so a user's change (or a removed default mark) stays.
+pub async fn ensure_default_storage_class(state: &AppState) {
+    let def = registry::find("storage.k8s.io", "v1", "storageclasses").expect("storage classes are served");
+    let class = json!({
+        "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+        "metadata": {"name": "standard", "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
+        "provisioner": LOCAL_PATH_PROVISIONER,
+        "reclaimPolicy": "Delete",
+        "volumeBindingMode": "WaitForFirstConsumer",
+    });
+    ensure(state, def, class).await;
 }

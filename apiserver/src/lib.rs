@@ -76,6 +76,8 @@ pub async fn run(config: Config, health: Health, shutdown: CancellationToken) ->
             state.health().mark_done("poststarthook/start-watch-cache");
             bootstrap::ensure_system_namespaces(&state).await;
             state.health().mark_done("poststarthook/bootstrap-namespaces");
+            // Not a check of its own (upstream has none): done before the next step reports.
+            bootstrap::ensure_default_storage_class(&state).await;
             bootstrap::ensure_system_priority_classes(&state).await;
             state.health().mark_done("poststarthook/scheduling/bootstrap-system-priority-classes");
         }

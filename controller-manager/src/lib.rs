@@ -16,6 +16,7 @@ mod namespace;
 mod replicaset;
 mod serviceaccount;
 pub(crate) mod util;
+mod volume;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -34,6 +35,7 @@ pub const CONTROLLERS: &[(&str, &str)] = &[
     ("namespace-controller", "namespace"),
     ("serviceaccount-controller", "serviceaccount"),
     ("root-ca-certificate-publisher-controller", "root-ca-cert-publisher"),
+    ("persistentvolume-binder-controller", "persistentvolume-binder"),
     ("garbage-collector-controller", "garbagecollector"),
 ];
 
@@ -81,6 +83,8 @@ pub struct Config {
     pub leader_timing: corekube_client::leader::Timing,
     /// The cluster CA certificate (PEM) the root CA publisher puts in every namespace.
     pub root_ca_pem: String,
+    /// Where the built-in local provisioner (`corekube.io/local-path`) keeps its volumes.
+    pub volume_dir: std::path::PathBuf,
 }
 
 /// What a controller module hands back: the loop to run once the caches are filled.
@@ -101,6 +105,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) {
     let client = config.client.clone();
     let controllers = config.controllers.clone();
     let root_ca_pem = config.root_ca_pem.clone();
+    let volume_dir = config.volume_dir.clone();
     lock.run(shutdown, move |leading| {
         let config = Config {
             client: client.clone(),
@@ -108,6 +113,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) {
             leader_elect: true,
             leader_timing: Default::default(),
             root_ca_pem: root_ca_pem.clone(),
+            volume_dir: volume_dir.clone(),
         };
         async move { run_controllers(&config, leading).await }
     })
@@ -128,6 +134,7 @@ async fn run_controllers(config: &Config, shutdown: CancellationToken) {
                 running.push(serviceaccount::root_ca::start(&mut informers, client, config.root_ca_pem.clone(), shutdown.clone()))
             }
             "garbage-collector-controller" => running.push(garbagecollector::start(client, shutdown.clone())),
+            "persistentvolume-binder-controller" => running.push(volume::start(&mut informers, client, config.volume_dir.clone(), shutdown.clone())),
             _ => unreachable!("select_controllers returns known names"),
         }
     }

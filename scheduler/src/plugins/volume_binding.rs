@@ -1,13 +1,14 @@
 //! VolumeBinding: the pod's PersistentVolumeClaims must be usable on the node. Bound claims'
 //! volumes must allow the node; WaitForFirstConsumer claims need an available matching volume
-//! reachable from the node, or a class that provisions. This plugin only filters: the chosen
-//! volumes are exposed through `find_pod_volumes` for the runtime to bind (or to leave to the
-//! PV controller).
+//! reachable from the node, or a class that provisions. The filter is pure; once a node is
+//! chosen, `find_pod_volumes` says which volume each unbound claim gets there, `assume` gives
+//! the objects the scheduler's cache holds meanwhile (upstream's Reserve), and the runtime
+//! writes them and waits until `binding_done` (upstream's PreBind) before binding the pod.
 
 use std::sync::Arc;
 
 use corekube_api::selector::LabelSelector;
-use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Pod};
+use k8s_openapi::api::core::v1::{Node, ObjectReference, PersistentVolume, PersistentVolumeClaim, Pod};
 
 use crate::framework::{Code, CycleState, FilterPlugin, NodeInfo, Plugin, PreFilterPlugin, Snapshot, Status};
 use crate::plugins::names::VOLUME_BINDING;
@@ -19,6 +20,11 @@ pub const VOLUME_NODE_AFFINITY_CONFLICT: &str = "node(s) had volume node affinit
 pub const NO_MATCHING_VOLUME: &str = "node(s) didn't find available persistent volumes to bind";
 pub const BOUND_TO_MISSING_PV: &str = "node(s) unavailable due to one or more pvc(s) bound to non-existent pv(s)";
 const NO_PROVISIONER: &str = "kubernetes.io/no-provisioner";
+/// The binding protocol's annotations (upstream's AnnBindCompleted, AnnBoundByController,
+/// AnnSelectedNode).
+pub const ANN_BIND_COMPLETED: &str = "pv.kubernetes.io/bind-completed";
+pub const ANN_BOUND_BY_CONTROLLER: &str = "pv.kubernetes.io/bound-by-controller";
+pub const ANN_SELECTED_NODE: &str = "volume.kubernetes.io/selected-node";
 
 pub struct VolumeBinding;
 
@@ -140,7 +146,12 @@ fn collect_claims(pod: &Pod, snapshot: &Snapshot) -> Result<PodClaims, Status> {
             return Err(Status::unresolvable(format!("persistentvolumeclaim \"{name}\" is being deleted")));
         }
         if let Some(vol) = claim.spec.as_ref().and_then(|s| s.volume_name.as_deref()).filter(|v| !v.is_empty()) {
-            out.bound.push(snapshot.pvs.get(vol).cloned());
+            if fully_bound(claim) {
+                out.bound.push(snapshot.pvs.get(vol).cloned());
+            } else {
+                // Pre-bound by its creator: the PV controller binds it first.
+                immediate = true;
+            }
             continue;
         }
         let class_name = claim_class(claim);
@@ -167,6 +178,11 @@ fn collect_claims(pod: &Pod, snapshot: &Snapshot) -> Result<PodClaims, Status> {
         return Err(Status::unresolvable(UNBOUND_IMMEDIATE));
     }
     Ok(out)
+}
+
+/// Upstream's isPVCFullyBound: the PV controller finished binding the claim.
+fn fully_bound(claim: &PersistentVolumeClaim) -> bool {
+    claim.metadata.annotations.as_ref().is_some_and(|a| a.contains_key(ANN_BIND_COMPLETED))
 }
 
 fn class_allows_node(snapshot: &Snapshot, claim: &PersistentVolumeClaim, node: &NodeInfo) -> bool {
@@ -223,6 +239,86 @@ pub fn find_pod_volumes(pod: &Pod, node: &NodeInfo, snapshot: &Snapshot) -> Resu
     match_on_node(&collect_claims(pod, snapshot)?, node, snapshot)
 }
 
+impl PodVolumes {
+    pub fn is_empty(&self) -> bool {
+        self.static_bindings.is_empty() && self.dynamic_provisions.is_empty()
+    }
+}
+
+/// Reserve: the volumes and claims as the bindings will write them (upstream's
+/// AssumePodVolumes): a statically bound volume gets the claim in its claimRef (marked bound by
+/// the controller), a claim to provision gets the selected node.
+pub fn assume(volumes: &PodVolumes, node: &str, snapshot: &Snapshot) -> (Vec<PersistentVolume>, Vec<PersistentVolumeClaim>) {
+    let mut pvs = Vec::new();
+    for (ns, claim, pv) in &volumes.static_bindings {
+        let (Some(claim), Some(pv)) = (snapshot.pvc(ns, claim), snapshot.pvs.get(pv)) else { continue };
+        let mut bound = (**pv).clone();
+        bound.spec.get_or_insert_default().claim_ref = Some(ObjectReference {
+            api_version: Some("v1".into()),
+            kind: Some("PersistentVolumeClaim".into()),
+            namespace: claim.metadata.namespace.clone(),
+            name: claim.metadata.name.clone(),
+            uid: claim.metadata.uid.clone(),
+            resource_version: claim.metadata.resource_version.clone(),
+            field_path: None,
+        });
+        bound.metadata.annotations.get_or_insert_default().insert(ANN_BOUND_BY_CONTROLLER.into(), "yes".into());
+        pvs.push(bound);
+    }
+    let mut pvcs = Vec::new();
+    for (ns, claim) in &volumes.dynamic_provisions {
+        let Some(claim) = snapshot.pvc(ns, claim) else { continue };
+        let mut selected = (**claim).clone();
+        selected.metadata.annotations.get_or_insert_default().insert(ANN_SELECTED_NODE.into(), node.into());
+        pvcs.push(selected);
+    }
+    (pvs, pvcs)
+}
+
+/// PreBind's check of one claim the scheduler bound or asked to provision (upstream's
+/// checkBindings): Ok(true) once the PV controller finished, Ok(false) while it has not, Err
+/// when it never will (the pod is then scheduled again). `static_pv` names the volume the
+/// scheduler bound, None for a claim to provision; `volume` is the claim's volume as it is now.
+pub fn binding_done(
+    claim: Option<&PersistentVolumeClaim>,
+    static_pv: Option<&str>,
+    volume: Option<&PersistentVolume>,
+    node: &Node,
+) -> Result<bool, String> {
+    let Some(claim) = claim.filter(|c| c.metadata.deletion_timestamp.is_none()) else {
+        return Err("PVC was deleted".into());
+    };
+    let name = claim.metadata.name.as_deref().unwrap_or_default();
+    let node_name = node.metadata.name.as_deref().unwrap_or_default();
+    if let Some(pv) = static_pv {
+        let Some(volume) = volume else { return Err(format!("pv {pv:?} was deleted")) };
+        let claim_ref = volume.spec.as_ref().and_then(|s| s.claim_ref.as_ref());
+        if claim_ref.is_none_or(|r| r.uid.as_deref().unwrap_or("").is_empty()) {
+            return Err(format!("ClaimRef got reset for pv {pv:?}"));
+        }
+    } else {
+        let selected = claim.metadata.annotations.as_ref().and_then(|a| a.get(ANN_SELECTED_NODE));
+        match selected {
+            None => return Err(format!("selectedNode annotation reset for PVC {name:?}")),
+            Some(n) if n != node_name => {
+                return Err(format!("selectedNode annotation value {n:?} not set to scheduled node {node_name:?}"));
+            }
+            Some(_) => {}
+        }
+    }
+    let volume_name = claim.spec.as_ref().and_then(|s| s.volume_name.as_deref()).unwrap_or("");
+    if !volume_name.is_empty() {
+        // Not there yet: seen on a later look.
+        let Some(volume) = volume.filter(|v| v.metadata.name.as_deref() == Some(volume_name)) else { return Ok(false) };
+        if let Some(req) = volume.spec.as_ref().and_then(|s| s.node_affinity.as_ref()).and_then(|a| a.required.as_ref()) {
+            if !node_selector_matches(req, node) {
+                return Err(format!("pv {volume_name:?} node affinity doesn't match node {node_name:?}"));
+            }
+        }
+    }
+    Ok(!volume_name.is_empty() && fully_bound(claim))
+}
+
 impl Plugin for VolumeBinding {
     fn name(&self) -> &'static str {
         VOLUME_BINDING
@@ -270,9 +366,23 @@ mod tests {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
     use std::collections::BTreeMap;
 
+    /// A claim; one naming a volume is fully bound.
     fn pvc(name: &str, class: &str, size: &str, volume: &str) -> PersistentVolumeClaim {
+        let mut c = prebound_pvc(name, class, size, volume);
+        if !volume.is_empty() {
+            c.metadata.annotations = Some(BTreeMap::from([(ANN_BIND_COMPLETED.to_string(), "yes".to_string())]));
+        }
+        c
+    }
+
+    fn prebound_pvc(name: &str, class: &str, size: &str, volume: &str) -> PersistentVolumeClaim {
         PersistentVolumeClaim {
-            metadata: ObjectMeta { name: Some(name.into()), namespace: Some("default".into()), ..Default::default() },
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                namespace: Some("default".into()),
+                uid: Some(format!("uid-{name}")),
+                ..Default::default()
+            },
             spec: Some(PersistentVolumeClaimSpec {
                 storage_class_name: Some(class.into()),
                 access_modes: Some(vec!["ReadWriteOnce".into()]),
@@ -339,6 +449,7 @@ mod tests {
         let cases: Vec<Case> = vec![
             ("unbound immediate", vec![], vec![pvc("c", "std", "1Gi", "")], vec![unres(UNBOUND_IMMEDIATE), unres(UNBOUND_IMMEDIATE)]),
             ("bound, affinity to a", vec![pv("v", "local", "1Gi", "a")], vec![pvc("c", "local", "1Gi", "v")], vec![ok.clone(), unres(VOLUME_NODE_AFFINITY_CONFLICT)]),
+            ("pre-bound by its creator, not yet bound", vec![pv("v", "local", "1Gi", "")], vec![prebound_pvc("c", "local", "1Gi", "v")], vec![unres(UNBOUND_IMMEDIATE), unres(UNBOUND_IMMEDIATE)]),
             ("bound to missing pv", vec![], vec![pvc("c", "local", "1Gi", "v")], vec![unres(BOUND_TO_MISSING_PV), unres(BOUND_TO_MISSING_PV)]),
             ("wffc local pv on b", vec![pv("v", "local", "2Gi", "b")], vec![pvc("c", "local", "1Gi", "")], vec![unres(NO_MATCHING_VOLUME), ok.clone()]),
             ("wffc pv too small", vec![pv("v", "local", "512Mi", "b")], vec![pvc("c", "local", "1Gi", "")], vec![unres(NO_MATCHING_VOLUME), unres(NO_MATCHING_VOLUME)]),
@@ -363,5 +474,55 @@ mod tests {
         let got = find_pod_volumes(&p, s.node_info("b").unwrap(), &s).unwrap();
         assert_eq!(got.static_bindings, vec![("default".into(), "c".into(), "small".into())]);
         assert_eq!(got.dynamic_provisions, vec![("default".into(), "d".into())]);
+    }
+
+    #[test]
+    fn reserve_assumes_the_writes() {
+        let s = snap(vec![pv("small", "local", "2Gi", "b")], vec![pvc("c", "local", "1Gi", ""), pvc("d", "fast", "1Gi", "")]);
+        let p = pod("p").pvc("c").pvc("d").build();
+        let volumes = find_pod_volumes(&p, s.node_info("b").unwrap(), &s).unwrap();
+        let (pvs, pvcs) = assume(&volumes, "b", &s);
+        let claim_ref = pvs[0].spec.as_ref().unwrap().claim_ref.as_ref().unwrap();
+        assert_eq!((claim_ref.name.as_deref(), claim_ref.uid.as_deref()), (Some("c"), Some("uid-c")));
+        assert_eq!(pvs[0].metadata.annotations.as_ref().unwrap()[ANN_BOUND_BY_CONTROLLER], "yes");
+        assert_eq!(pvcs[0].metadata.name.as_deref(), Some("d"));
+        assert_eq!(pvcs[0].metadata.annotations.as_ref().unwrap()[ANN_SELECTED_NODE], "b");
+        // Once assumed, the volume is no longer free for another claim.
+        let mut s = s;
+        s.upsert_pv(Arc::new(pvs[0].clone()));
+        s.upsert_pvc(Arc::new(pvc("e", "local", "1Gi", "")));
+        let other = pod("q").pvc("e").build();
+        assert!(find_pod_volumes(&other, s.node_info("b").unwrap(), &s).is_err());
+    }
+
+    #[test]
+    fn prebind_waits_for_the_pv_controller() {
+        let n = node("b").label("kubernetes.io/hostname", "b").build();
+        let annotated = |mut c: PersistentVolumeClaim, pairs: &[(&str, &str)]| {
+            c.metadata.annotations = Some(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
+            c
+        };
+        let mut bound_pv = pv("v", "local", "1Gi", "b");
+        bound_pv.spec.as_mut().unwrap().claim_ref =
+            Some(ObjectReference { name: Some("c".into()), uid: Some("uid-c".into()), ..Default::default() });
+        let waiting = prebound_pvc("c", "local", "1Gi", "");
+        // Static binding: the claimRef written, the claim not yet bound; then bound.
+        assert_eq!(binding_done(Some(&waiting), Some("v"), Some(&bound_pv), &n), Ok(false));
+        assert_eq!(binding_done(Some(&pvc("c", "local", "1Gi", "v")), Some("v"), Some(&bound_pv), &n), Ok(true));
+        assert_eq!(
+            binding_done(Some(&waiting), Some("v"), Some(&pv("v", "local", "1Gi", "b")), &n),
+            Err("ClaimRef got reset for pv \"v\"".into())
+        );
+        assert_eq!(binding_done(None, Some("v"), Some(&bound_pv), &n), Err("PVC was deleted".into()));
+        // Provisioning: selected node kept until the provisioned volume is bound.
+        let selected = annotated(prebound_pvc("c", "fast", "1Gi", ""), &[(ANN_SELECTED_NODE, "b")]);
+        assert_eq!(binding_done(Some(&selected), None, None, &n), Ok(false));
+        let done = annotated(prebound_pvc("c", "fast", "1Gi", "v"), &[(ANN_SELECTED_NODE, "b"), (ANN_BIND_COMPLETED, "yes")]);
+        assert_eq!(binding_done(Some(&done), None, None, &n), Ok(false), "the volume is not seen yet");
+        assert_eq!(binding_done(Some(&done), None, Some(&bound_pv), &n), Ok(true));
+        let elsewhere = pv("v", "local", "1Gi", "a");
+        assert_eq!(binding_done(Some(&done), None, Some(&elsewhere), &n), Err("pv \"v\" node affinity doesn't match node \"b\"".into()));
+        let reset = prebound_pvc("c", "fast", "1Gi", "");
+        assert_eq!(binding_done(Some(&reset), None, None, &n), Err("selectedNode annotation reset for PVC \"c\"".into()));
     }
 }

@@ -1,7 +1,7 @@
 //! What the scheduler writes through the API: bindings, the PodScheduled condition and
-//! nominated node, events, and preemption's deletions.
+//! nominated node, events, preemption's deletions, and the volume bindings a pod waits for.
 
-use k8s_openapi::api::core::v1::{Binding, ObjectReference, Pod};
+use k8s_openapi::api::core::v1::{Binding, Node, ObjectReference, PersistentVolume, PersistentVolumeClaim, Pod};
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, Time};
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
@@ -9,7 +9,16 @@ use kube::{Api, Client};
 use futures::StreamExt;
 use serde_json::json;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, Semaphore};
+
+use crate::plugins::volume_binding::{binding_done, PodVolumes};
+
+/// How long PreBind waits for the PV controller and provisioners (upstream's default
+/// `bindTimeoutSeconds`).
+const VOLUME_BIND_TIMEOUT: Duration = Duration::from_secs(600);
+/// The longest pause between two looks at the bindings (upstream polls every second).
+const VOLUME_POLL_MAX: Duration = Duration::from_secs(1);
 
 /// The scheduler's writer: an API client plus how it names itself in events.
 #[derive(Clone)]
@@ -98,6 +107,61 @@ impl Writer {
         let _slot = self.bind_slots.acquire().await.ok();
         let api: Api<Pod> = Api::namespaced(self.client.clone(), &ns);
         api.create_subresource::<Binding, serde_json::Value>("binding", &name, &PostParams::default(), &binding).await.map(|_| ())
+    }
+
+    /// PreBind of VolumeBinding: writes the assumed volumes (claimRef) and claims (selected
+    /// node), then waits until the PV controller has bound every claim (upstream's
+    /// BindPodVolumes). The error is the reason the pod goes back to the queue.
+    pub async fn bind_volumes(
+        &self,
+        pvs: &[PersistentVolume],
+        pvcs: &[PersistentVolumeClaim],
+        volumes: &PodVolumes,
+        node: &Node,
+    ) -> Result<(), String> {
+        let volumes_api: Api<PersistentVolume> = Api::all(self.client.clone());
+        let claims_api = |ns: &str| -> Api<PersistentVolumeClaim> { Api::namespaced(self.client.clone(), ns) };
+        let params = PostParams { field_manager: Some(self.scheduler_name.clone()), ..Default::default() };
+        for pv in pvs {
+            volumes_api.replace(pv.metadata.name.as_deref().unwrap_or_default(), &params, pv).await.map_err(|e| e.to_string())?;
+        }
+        for pvc in pvcs {
+            let api = claims_api(pvc.metadata.namespace.as_deref().unwrap_or_default());
+            api.replace(pvc.metadata.name.as_deref().unwrap_or_default(), &params, pvc).await.map_err(|e| e.to_string())?;
+        }
+        let deadline = Instant::now() + VOLUME_BIND_TIMEOUT;
+        let mut pause = Duration::from_millis(50);
+        let get_volume = async |name: &str| -> Result<Option<PersistentVolume>, String> {
+            if name.is_empty() {
+                return Ok(None);
+            }
+            volumes_api.get_opt(name).await.map_err(|e| e.to_string())
+        };
+        loop {
+            let mut done = true;
+            let claims = volumes
+                .static_bindings
+                .iter()
+                .map(|(ns, c, pv)| (ns, c, Some(pv)))
+                .chain(volumes.dynamic_provisions.iter().map(|(ns, c)| (ns, c, None)));
+            for (ns, claim_name, static_pv) in claims {
+                let claim = claims_api(ns).get_opt(claim_name).await.map_err(|e| e.to_string())?;
+                let volume_name = match static_pv {
+                    Some(pv) => pv.clone(),
+                    None => claim.as_ref().and_then(|c| c.spec.as_ref()).and_then(|s| s.volume_name.clone()).unwrap_or_default(),
+                };
+                let volume = get_volume(&volume_name).await?;
+                done &= binding_done(claim.as_ref(), static_pv.map(String::as_str), volume.as_ref(), node)?;
+            }
+            if done {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err("timed out waiting for the condition".into());
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(VOLUME_POLL_MAX);
+        }
     }
 
     /// Marks the pod unschedulable (condition PodScheduled=False, reason Unschedulable), and

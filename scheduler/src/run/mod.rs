@@ -11,12 +11,13 @@ mod informers;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
+use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Pod};
 use kube::Client;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::cache::{assigned_node, Cache};
+use crate::plugins::volume_binding::{self, PodVolumes};
 use crate::queue::{pod_key, QueuedPod, SchedulingQueue};
 pub use api::Writer;
 use decide::Decision;
@@ -52,7 +53,16 @@ pub async fn client_from_kubeconfig(path: &std::path::Path) -> Result<Client, Er
 
 /// What a background write reports back to the loop.
 enum Outcome {
-    BindFailed { queued: QueuedPod, error: String },
+    /// The pod goes back to the queue; the volumes and claims assumed for it are put back as
+    /// they were unless the watch brought newer versions meanwhile.
+    BindFailed { queued: QueuedPod, error: String, assumed: AssumedVolumes },
+}
+
+/// The cached volumes and claims as they were before Reserve assumed the pod's bindings.
+#[derive(Default)]
+struct AssumedVolumes {
+    pvs: Vec<Arc<PersistentVolume>>,
+    pvcs: Vec<Arc<PersistentVolumeClaim>>,
 }
 
 /// Runs until `shutdown`.
@@ -271,23 +281,79 @@ impl Loop {
 
     fn on_outcome(&mut self, outcome: Outcome) {
         match outcome {
-            Outcome::BindFailed { queued, error } => {
+            Outcome::BindFailed { queued, error, assumed } => {
                 tracing::info!(pod = %queued.key, %error, "binding failed; retrying after backoff");
                 self.cache.forget(&queued.key);
+                self.restore_volumes(assumed);
                 self.queue.error(queued, Instant::now());
+            }
+        }
+    }
+
+    /// Reserve of VolumeBinding: the cache holds the volumes and claims as the pod's bindings
+    /// will write them, so the next pods do not pick the same volumes. Returns what to write
+    /// and what to put back if the binding fails.
+    fn assume_volumes(&mut self, volumes: &PodVolumes, node: &str) -> (Vec<PersistentVolume>, Vec<PersistentVolumeClaim>, AssumedVolumes) {
+        if volumes.is_empty() {
+            return Default::default();
+        }
+        let snap = &mut self.cache.snapshot;
+        let (pvs, pvcs) = volume_binding::assume(volumes, node, snap);
+        let mut before = AssumedVolumes::default();
+        for pv in &pvs {
+            if let Some(old) = snap.pvs.get(pv.metadata.name.as_deref().unwrap_or_default()) {
+                before.pvs.push(old.clone());
+            }
+            snap.upsert_pv(Arc::new(pv.clone()));
+        }
+        for pvc in &pvcs {
+            if let Some(old) =
+                snap.pvc(pvc.metadata.namespace.as_deref().unwrap_or_default(), pvc.metadata.name.as_deref().unwrap_or_default())
+            {
+                before.pvcs.push(old.clone());
+            }
+            snap.upsert_pvc(Arc::new(pvc.clone()));
+        }
+        (pvs, pvcs, before)
+    }
+
+    /// Unreserve: puts back what `assume_volumes` replaced, where the cache still holds the
+    /// assumed version (the same resourceVersion; a watch event would have brought a newer one).
+    fn restore_volumes(&mut self, assumed: AssumedVolumes) {
+        let snap = &mut self.cache.snapshot;
+        for old in assumed.pvs {
+            let current = snap.pvs.get(old.metadata.name.as_deref().unwrap_or_default());
+            if current.is_some_and(|c| c.metadata.resource_version == old.metadata.resource_version) {
+                snap.upsert_pv(old);
+            }
+        }
+        for old in assumed.pvcs {
+            let current = snap.pvc(old.metadata.namespace.as_deref().unwrap_or_default(), old.metadata.name.as_deref().unwrap_or_default());
+            if current.is_some_and(|c| c.metadata.resource_version == old.metadata.resource_version) {
+                snap.upsert_pvc(old);
             }
         }
     }
 
     fn schedule_one(&mut self, queued: QueuedPod) {
         match self.decider.decide(&queued.pod, &self.cache) {
-            Decision::Bind { node } => {
+            Decision::Bind { node, volumes } => {
                 self.cache.assume(&queued.pod, &node);
                 self.queue.done(&queued.key);
+                let (pvs, pvcs, assumed) = self.assume_volumes(&volumes, &node);
+                let node_object = self.cache.snapshot.node_info(&node).map(|n| n.node.clone());
                 let writer = self.writer.clone();
                 let outcomes = self.outcome_tx.clone();
                 tokio::spawn(async move {
                     let pod = queued.pod.clone();
+                    if let (false, Some(node_object)) = (volumes.is_empty(), node_object) {
+                        if let Err(e) = writer.bind_volumes(&pvs, &pvcs, &volumes, &node_object).await {
+                            let error = format!("running PreBind plugin \"VolumeBinding\": binding volumes: {e}");
+                            writer.event(&pod, "Warning", "FailedScheduling", "Scheduling", &error).await;
+                            let _ = outcomes.send(Outcome::BindFailed { queued, error, assumed }).await;
+                            return;
+                        }
+                    }
                     match writer.bind(&pod, &node).await {
                         Ok(()) => {
                             let (ns, name) = (pod.metadata.namespace.as_deref().unwrap_or_default(), pod.metadata.name.as_deref().unwrap_or_default());
@@ -296,7 +362,7 @@ impl Loop {
                         Err(e) => {
                             let error = e.to_string();
                             writer.event(&pod, "Warning", "FailedScheduling", "Scheduling", &format!("Binding rejected: {error}")).await;
-                            let _ = outcomes.send(Outcome::BindFailed { queued, error }).await;
+                            let _ = outcomes.send(Outcome::BindFailed { queued, error, assumed }).await;
                         }
                     }
                 });
@@ -321,4 +387,3 @@ impl Loop {
         }
     }
 }
-

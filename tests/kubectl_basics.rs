@@ -348,10 +348,18 @@ fn graceful_pod_deletion_survives_updates_until_deleted_with_grace_zero() {
 fn namespace_deletion_marks_terminating_and_blocks_new_content() {
     let c = shared();
     let ns = namespace(c, "doomed");
+    // A finalizer on its content keeps the namespace Terminating (the namespace controller
+    // would otherwise empty and remove it within a second).
+    c.ok_stdin(&["create", "-n", &ns, "-f", "-"], "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: held\n  finalizers: [\"example.com/hold\"]\n");
     c.ok(&["delete", "namespace", &ns, "--wait=false"]);
     assert_eq!(c.ok(&["get", "namespace", &ns, "-o", "jsonpath={.status.phase}"]), "Terminating");
     let err = c.fails(&["create", "--validate=false", "-n", &ns, "-f", &example("configmap.yaml")]);
     assert!(err.contains("Forbidden") && err.contains("because it is being terminated"), "{err}");
+    // A second delete is a Conflict while the content is removed, as upstream.
+    let err = c.fails(&["delete", "namespace", &ns, "--wait=false"]);
+    assert!(err.contains("Conflict") && err.contains("The system is ensuring all content is removed from this namespace."), "{err}");
+    c.ok(&["patch", "-n", &ns, "configmap/held", "--type=json", "-p", r#"[{"op":"remove","path":"/metadata/finalizers"}]"#]);
+    wait_until(Duration::from_secs(30), "the namespace to go once its content is gone", || c.kubectl(&["get", "namespace", &ns]).status.code() == Some(1));
     let err = c.fails(&["create", "--validate=false", "-n", "no-such-namespace", "-f", &example("configmap.yaml")]);
     assert!(err.contains("NotFound") && err.contains("namespaces \"no-such-namespace\" not found"), "{err}");
     let err = c.fails(&["delete", "namespace", "kube-system"]);

@@ -490,3 +490,33 @@ spec:
     assert!(stopped, "the second kubelet did not stop within 20 s");
     c.ok(&["delete", "node", "second-node"]);
 }
+
+#[test]
+fn a_deployment_runs_on_the_node_and_rolls_out_and_deletes_with_its_pods() {
+    let c = node_cluster();
+    let ns = namespace(c, "deploy");
+    c.ok(&["create", "deployment", "web", "-n", &ns, "--image=nginx:1.22", "--replicas=2", "--port=80"]);
+    let out = c.ok(&["rollout", "status", "-n", &ns, "deployment/web", "--timeout=120s"]);
+    assert!(out.contains("successfully rolled out"), "{out}");
+    let ips = c.ok(&["get", "pods", "-n", &ns, "-o", "jsonpath={.items[*].status.podIP}"]);
+    let ips: Vec<&str> = ips.split_whitespace().collect();
+    assert_eq!(ips.len(), 2, "{ips:?}");
+    for ip in &ips {
+        let page = http_get(ip, 80).expect("nginx answers on each replica's IP");
+        assert!(page.contains("Welcome to nginx!"), "{page}");
+    }
+    // A rollout to another image replaces the pods through the kubelet, readiness included.
+    let to_busybox = r#"[{"op":"replace","path":"/spec/template/spec/containers/0/image","value":"busybox:1.35"},{"op":"add","path":"/spec/template/spec/containers/0/command","value":["sleep","3600"]}]"#;
+    c.ok(&["patch", "-n", &ns, "deployment/web", "--type=json", "-p", to_busybox]);
+    let out = c.ok(&["rollout", "status", "-n", &ns, "deployment/web", "--timeout=120s"]);
+    assert!(out.contains("successfully rolled out"), "{out}");
+    wait_until(Duration::from_secs(60), "only busybox pods left", || {
+        let images = c.ok(&["get", "pods", "-n", &ns, "-o", "jsonpath={.items[*].spec.containers[0].image}"]);
+        images.split_whitespace().collect::<Vec<_>>() == vec!["busybox:1.35", "busybox:1.35"]
+    });
+    // Deleting the Deployment removes its ReplicaSets and, through the kubelet, its pods.
+    c.ok(&["delete", "deployment", "web", "-n", &ns]);
+    wait_until(Duration::from_secs(90), "the pods and ReplicaSets to be gone", || {
+        c.ok(&["get", "pods,rs", "-n", &ns, "-o", "name"]).trim().is_empty()
+    });
+}

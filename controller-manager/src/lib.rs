@@ -13,6 +13,7 @@ mod claim;
 mod deployment;
 mod garbagecollector;
 mod namespace;
+pub mod nodes;
 mod replicaset;
 mod serviceaccount;
 pub(crate) mod util;
@@ -36,6 +37,10 @@ pub const CONTROLLERS: &[(&str, &str)] = &[
     ("serviceaccount-controller", "serviceaccount"),
     ("root-ca-certificate-publisher-controller", "root-ca-cert-publisher"),
     ("persistentvolume-binder-controller", "persistentvolume-binder"),
+    ("node-ipam-controller", "nodeipam"),
+    ("node-lifecycle-controller", "nodelifecycle"),
+    ("taint-eviction-controller", "tainteviction"),
+    ("pod-garbage-collector-controller", "podgc"),
     ("garbage-collector-controller", "garbagecollector"),
 ];
 
@@ -72,6 +77,7 @@ pub fn select_controllers(list: &[String]) -> Result<Vec<&'static str>, Error> {
         .collect())
 }
 
+#[derive(Clone)]
 pub struct Config {
     /// A client with the controller manager's identity (`system:kube-controller-manager`).
     pub client: Client,
@@ -83,6 +89,8 @@ pub struct Config {
     pub leader_timing: corekube_client::leader::Timing,
     /// The cluster CA certificate (PEM) the root CA publisher puts in every namespace.
     pub root_ca_pem: String,
+    /// The node controllers' settings (IPAM ranges, health timing, pod GC threshold).
+    pub nodes: nodes::Options,
     /// Where the built-in local provisioner (`corekube.io/local-path`) keeps its volumes.
     pub volume_dir: std::path::PathBuf,
 }
@@ -102,19 +110,8 @@ pub async fn run(config: Config, shutdown: CancellationToken) {
         identity: corekube_client::leader::identity(),
         timing: config.leader_timing.clone(),
     };
-    let client = config.client.clone();
-    let controllers = config.controllers.clone();
-    let root_ca_pem = config.root_ca_pem.clone();
-    let volume_dir = config.volume_dir.clone();
     lock.run(shutdown, move |leading| {
-        let config = Config {
-            client: client.clone(),
-            controllers: controllers.clone(),
-            leader_elect: true,
-            leader_timing: Default::default(),
-            root_ca_pem: root_ca_pem.clone(),
-            volume_dir: volume_dir.clone(),
-        };
+        let config = config.clone();
         async move { run_controllers(&config, leading).await }
     })
     .await;
@@ -134,6 +131,10 @@ async fn run_controllers(config: &Config, shutdown: CancellationToken) {
                 running.push(serviceaccount::root_ca::start(&mut informers, client, config.root_ca_pem.clone(), shutdown.clone()))
             }
             "garbage-collector-controller" => running.push(garbagecollector::start(client, shutdown.clone())),
+            "node-ipam-controller" => running.push(nodes::ipam::start(&mut informers, client, &config.nodes, shutdown.clone())),
+            "node-lifecycle-controller" => running.push(nodes::lifecycle::start(&mut informers, client, &config.nodes, shutdown.clone())),
+            "taint-eviction-controller" => running.push(nodes::taint_eviction::start(&mut informers, client, shutdown.clone())),
+            "pod-garbage-collector-controller" => running.push(nodes::podgc::start(&mut informers, client, &config.nodes, shutdown.clone())),
             "persistentvolume-binder-controller" => running.push(volume::start(&mut informers, client, config.volume_dir.clone(), shutdown.clone())),
             _ => unreachable!("select_controllers returns known names"),
         }

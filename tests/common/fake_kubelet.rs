@@ -34,7 +34,8 @@ impl FakeKubelet {
                             if p.metadata.deletion_timestamp.is_some() || is_ready(&p) {
                                 continue;
                             }
-                            let image = p.spec.as_ref().and_then(|s| s.containers.first()).and_then(|c| c.image.clone()).unwrap_or_default();
+                            let image =
+                                p.spec.as_ref().and_then(|s| s.containers.first()).and_then(|c| c.image.clone()).unwrap_or_default();
                             if never_ready.as_deref().is_some_and(|n| image.contains(n)) {
                                 continue;
                             }

@@ -27,10 +27,15 @@ fn spawn_owned(cmd: Command) -> Child {
 
 /// Compacts the history of `etcd` up to its current revision with etcdctl, as an operator would.
 pub fn compact_all(etcd: &EtcdProcess) -> i64 {
-    let out = Command::new("etcdctl").env("ETCDCTL_API", "3").args(["--endpoints", &etcd.url(), "endpoint", "status", "-w", "json"]).output().unwrap();
+    let out = Command::new("etcdctl")
+        .env("ETCDCTL_API", "3")
+        .args(["--endpoints", &etcd.url(), "endpoint", "status", "-w", "json"])
+        .output()
+        .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("etcdctl status json");
     let rev = v[0]["Status"]["header"]["revision"].as_i64().expect("revision");
-    let out = Command::new("etcdctl").env("ETCDCTL_API", "3").args(["--endpoints", &etcd.url(), "compact", &rev.to_string()]).output().unwrap();
+    let out =
+        Command::new("etcdctl").env("ETCDCTL_API", "3").args(["--endpoints", &etcd.url(), "compact", &rev.to_string()]).output().unwrap();
     assert!(out.status.success(), "etcdctl compact: {}", String::from_utf8_lossy(&out.stderr));
     rev
 }
@@ -58,7 +63,9 @@ pub fn test_images() -> PathBuf {
     static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     BUILT
         .get_or_init(|| {
-            let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
+            let target = std::env::var_os("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
             let dir = target.join("images");
             let out = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/images/build")).arg(&dir).output().expect("images/build runs");
             assert!(out.status.success(), "images/build failed:\n{}", String::from_utf8_lossy(&out.stderr));
@@ -198,7 +205,12 @@ impl Cluster {
     /// kubectl that must succeed; returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.kubectl(args);
-        assert!(out.status.success(), "kubectl {args:?} failed: {}\n{}", String::from_utf8_lossy(&out.stderr), String::from_utf8_lossy(&out.stdout));
+        assert!(
+            out.status.success(),
+            "kubectl {args:?} failed: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
+        );
         String::from_utf8(out.stdout).unwrap()
     }
 
@@ -230,7 +242,13 @@ impl Cluster {
     }
 
     /// Like `raw`, also returning the response headers.
-    pub async fn raw_with_headers(&self, method: &str, path: &str, content_type: Option<&str>, body: Vec<u8>) -> (u16, http::HeaderMap, serde_json::Value) {
+    pub async fn raw_with_headers(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> (u16, http::HeaderMap, serde_json::Value) {
         let client = self.client().await;
         let mut req = http::Request::builder().method(method).uri(path);
         if let Some(ct) = content_type {

@@ -193,6 +193,19 @@ async fn delete_once(state: &AppState, scope: &Scope, name: &str, params: &Delet
             return Err(precondition_failed(scope, name, "ResourceVersion", rv, &old_rv.to_string()).into());
         }
     }
+    // A namespace already terminating is being emptied; upstream answers a second delete with a
+    // Conflict until its content is gone (the namespace controller then finalizes it).
+    if scope.def.storage_def().kind == "Namespace" && meta::deletion_timestamp(&old).is_some() {
+        let spec_finalizers = old.pointer("/spec/finalizers").and_then(|f| f.as_array()).is_some_and(|f| !f.is_empty());
+        if spec_finalizers {
+            return Err(ApiError::Conflict {
+                resource: scope.def.group_resource(),
+                name: name.to_string(),
+                detail: "The system is ensuring all content is removed from this namespace.  Upon completion, this namespace will automatically be purged by the system.".into(),
+            }
+            .into());
+        }
+    }
     // The garbage collector's finalizers follow the request, even on an object already being
     // deleted, unless a graceful deletion is under way that this request does not shorten.
     let mut base = old.clone();

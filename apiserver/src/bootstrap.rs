@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use corekube_api::{registry, ApiError, ResourceDef};
+use corekube_api::{kinds, ApiError, ResourceDef};
 use serde_json::{json, Value};
 
 use crate::state::AppState;
@@ -39,7 +39,7 @@ async fn ensure(state: &AppState, def: &'static ResourceDef, obj: Value) {
 
 /// Creates the system namespaces that are missing.
 pub async fn ensure_system_namespaces(state: &AppState) {
-    let def = registry::find("", "v1", "namespaces").expect("namespaces are served");
+    let def = kinds::find("", "v1", "namespaces").expect("namespaces are served");
     for name in SYSTEM_NAMESPACES {
         ensure(state, def, json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})).await;
     }
@@ -47,7 +47,7 @@ pub async fn ensure_system_namespaces(state: &AppState) {
 
 /// Creates the system priority classes (system-node-critical, system-cluster-critical).
 pub async fn ensure_system_priority_classes(state: &AppState) {
-    let def = registry::find("scheduling.k8s.io", "v1", "priorityclasses").expect("priority classes are served");
+    let def = kinds::find("scheduling.k8s.io", "v1", "priorityclasses").expect("priority classes are served");
     for (name, value, description) in corekube_api::validation::priority_class::SYSTEM_PRIORITY_CLASSES {
         let pc = json!({
             "apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
@@ -66,7 +66,7 @@ const LOCAL_PATH_PROVISIONER: &str = "corekube.io/local-path";
 /// first pod is scheduled to, hence WaitForFirstConsumer as kind's. An existing `standard` is
 /// left as it is, so a user's change (or a removed default mark) stays.
 pub async fn ensure_default_storage_class(state: &AppState) {
-    let def = registry::find("storage.k8s.io", "v1", "storageclasses").expect("storage classes are served");
+    let def = kinds::find("storage.k8s.io", "v1", "storageclasses").expect("storage classes are served");
     let class = json!({
         "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
         "metadata": {"name": "standard", "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},

@@ -2,7 +2,7 @@
 //! `/apis/{g}`, `/apis/{g}/{v}`) and aggregated (apidiscovery.k8s.io v2 and v2beta1), chosen
 //! by the Accept header as upstream does.
 
-use corekube_api::registry::{self, ResourceDef};
+use corekube_api::kinds::{self, ResourceDef};
 use serde_json::{json, Value};
 
 /// Which aggregated discovery version a client accepts, if any, in its order of preference.
@@ -63,10 +63,10 @@ fn resource_entry(def: &ResourceDef) -> Value {
 }
 
 fn group_discovery(group: &str) -> Value {
-    let versions: Vec<Value> = registry::versions(group)
+    let versions: Vec<Value> = kinds::versions(group)
         .into_iter()
         .map(|v| {
-            let resources: Vec<Value> = registry::resources_of(group, v).map(resource_entry).collect();
+            let resources: Vec<Value> = kinds::resources_of(group, v).map(resource_entry).collect();
             json!({"version": v, "resources": resources, "freshness": "Current"})
         })
         .collect();
@@ -80,7 +80,7 @@ fn group_discovery(group: &str) -> Value {
 /// Aggregated discovery for `/api` (core only) or `/apis` (every named group).
 pub fn aggregated(core: bool, version: &str) -> Value {
     let items: Vec<Value> =
-        registry::groups().into_iter().filter(|g| g.is_empty() == core).map(group_discovery).collect();
+        kinds::groups().into_iter().filter(|g| g.is_empty() == core).map(group_discovery).collect();
     json!({
         "kind": "APIGroupDiscoveryList",
         "apiVersion": format!("apidiscovery.k8s.io/{version}"),
@@ -99,7 +99,7 @@ pub fn api_versions() -> Value {
 }
 
 fn api_group(group: &str) -> Value {
-    let versions: Vec<Value> = registry::versions(group)
+    let versions: Vec<Value> = kinds::versions(group)
         .into_iter()
         .map(|v| json!({"groupVersion": format!("{group}/{v}"), "version": v}))
         .collect();
@@ -109,13 +109,13 @@ fn api_group(group: &str) -> Value {
 
 /// Legacy `/apis`.
 pub fn api_group_list() -> Value {
-    let groups: Vec<Value> = registry::groups().into_iter().filter(|g| !g.is_empty()).map(api_group).collect();
+    let groups: Vec<Value> = kinds::groups().into_iter().filter(|g| !g.is_empty()).map(api_group).collect();
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 
 /// Legacy `/apis/{group}`, or None if the group is not served.
 pub fn group(group: &str) -> Option<Value> {
-    if group.is_empty() || !registry::groups().contains(&group) {
+    if group.is_empty() || !kinds::groups().contains(&group) {
         return None;
     }
     let mut g = api_group(group);
@@ -126,7 +126,7 @@ pub fn group(group: &str) -> Option<Value> {
 
 /// Legacy `/api/v1` or `/apis/{group}/{version}`, or None if not served.
 pub fn resource_list(group: &str, version: &str) -> Option<Value> {
-    let defs: Vec<&ResourceDef> = registry::resources_of(group, version).collect();
+    let defs: Vec<&ResourceDef> = kinds::resources_of(group, version).collect();
     if defs.is_empty() {
         return None;
     }

@@ -10,7 +10,7 @@ mod handlers;
 mod health;
 mod managed;
 mod query;
-mod registry;
+mod strategy;
 mod request;
 mod server;
 mod state;

@@ -1,6 +1,6 @@
 //! Which resource, namespace, name and subresource a resource URL names.
 
-use corekube_api::{registry, ApiError, ResourceDef};
+use corekube_api::{kinds, ApiError, ResourceDef};
 
 /// A parsed resource path under `/api/v1` or `/apis/{group}/{version}`.
 #[derive(Debug)]
@@ -14,7 +14,7 @@ pub struct Target {
 /// Parses the segments after the group-version. Namespaced resources may be addressed across
 /// all namespaces (`/api/v1/pods`) for list and watch; the caller checks the verb.
 pub fn parse(group: &str, version: &str, rest: &[&str]) -> Result<Target, ApiError> {
-    let find = |plural: &str| registry::find(group, version, plural).ok_or(ApiError::PathNotFound);
+    let find = |plural: &str| kinds::find(group, version, plural).ok_or(ApiError::PathNotFound);
     let (namespace, rest): (Option<String>, &[&str]) = match rest {
         // `namespaces/{ns}` and `namespaces/{ns}/{status|finalize}` address the Namespace itself.
         ["namespaces", ns, sub @ ..] if group.is_empty() && (sub.is_empty() || matches!(sub, ["status"] | ["finalize"])) => {

@@ -5,7 +5,7 @@
 //! the claim stays classless (the PV controller gives it one later if a default appears). An
 //! empty class name is a request for no class and is kept.
 
-use corekube_api::{registry, ApiError};
+use corekube_api::{kinds, ApiError};
 use serde_json::{json, Value};
 
 use crate::state::AppState;
@@ -37,7 +37,7 @@ pub fn admit_claim(state: &AppState, claim: &mut Value) -> Result<(), ApiError> 
     if has_class(claim) {
         return Ok(());
     }
-    let def = registry::find("storage.k8s.io", "v1", "storageclasses").expect("storage classes are served");
+    let def = kinds::find("storage.k8s.io", "v1", "storageclasses").expect("storage classes are served");
     let prefix = corekube_storage::collection_prefix(def.storage_resource, None);
     let classes = state.cacher(def).snapshot(&prefix).0;
     if let Some(name) = default_class(classes.iter().map(|c| c.value())) {

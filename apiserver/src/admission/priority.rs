@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use corekube_api::{meta, registry, ApiError};
+use corekube_api::{kinds, meta, ApiError};
 use corekube_storage::CachedObject;
 use serde_json::{json, Value};
 
@@ -55,7 +55,7 @@ fn global_default(classes: Vec<Arc<CachedObject>>) -> Option<Class> {
 }
 
 pub fn admit_pod(state: &AppState, scope: &Scope, pod: &mut Value) -> Result<(), ApiError> {
-    let def = registry::find("scheduling.k8s.io", "v1", "priorityclasses").expect("priority classes are served");
+    let def = kinds::find("scheduling.k8s.io", "v1", "priorityclasses").expect("priority classes are served");
     let cacher = state.cacher(def);
     let pod_name = meta::name(pod).to_string();
     let forbidden = |message: String| ApiError::Forbidden {

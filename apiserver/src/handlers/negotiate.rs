@@ -157,7 +157,7 @@ mod tests {
         let list = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1beta1,application/json";
         assert_eq!(render_for(&accept(list), &q).unwrap(), Render::Metadata { version: "v1beta1", list: true });
         assert_eq!(render_for(&accept("application/json;as=PartialObjectMetadata;g=apps;v=v1"), &q).unwrap_err().code(), 406);
-        let def = corekube_api::registry::find("", "v1", "pods").unwrap();
+        let def = corekube_api::kinds::find("", "v1", "pods").unwrap();
         let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "labels": {"a": "b"}}, "spec": {}});
         let partial = metadata_of_object(def, &Render::Metadata { version: "v1", list: false }, &pod).unwrap();
         assert_eq!(partial, json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": {"name": "p", "labels": {"a": "b"}}}));

@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 
 use super::negotiate::{self, Render};
 use crate::query::ListParams;
-use crate::registry;
+use crate::strategy;
 use crate::state::AppState;
 use crate::store::{list::check_field_labels, list::matches_cached, Scope};
 
@@ -207,7 +207,7 @@ impl Session {
             let line = if own { event.encoded.get_or_init(|| encoded_line(kind, &object.json)).clone() } else { encoded_line(kind, &object.json) };
             return self.push(line);
         }
-        let served = registry::to_served(self.scope.def, object.value());
+        let served = strategy::to_served(self.scope.def, object.value());
         match self.render {
             Render::Object => return self.send_line(kind, served),
             Render::Metadata { version, .. } => return self.send_line(kind, negotiate::partial_object(version, &served)),

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use super::{get_stored, list::matches, Scope};
 use crate::query::ListParams;
-use crate::registry::{self, DeletePlan};
+use crate::strategy::{self, DeletePlan};
 use crate::state::AppState;
 
 /// The finalizer that has the garbage collector remove an owner's references from its
@@ -135,7 +135,7 @@ fn gc_finalizers(scope: &Scope, obj: &Value, params: &DeleteParams) -> Option<Ve
 }
 
 pub async fn delete(state: &AppState, scope: &Scope, name: &str, params: &DeleteParams) -> Result<Value, ApiError> {
-    if scope.def.storage_def().kind == "Namespace" && registry::is_protected_namespace(name) {
+    if scope.def.storage_def().kind == "Namespace" && strategy::is_protected_namespace(name) {
         return Err(ApiError::Forbidden {
             resource: scope.def.group_resource(),
             name: name.to_string(),
@@ -217,34 +217,34 @@ async fn delete_once(state: &AppState, scope: &Scope, name: &str, params: &Delet
         }
     }
     let plan = if meta::finalizers(&base).is_empty() {
-        registry::delete_plan(scope.def, &base, params.grace_period_seconds)
+        strategy::delete_plan(scope.def, &base, params.grace_period_seconds)
     } else {
         // Finalizers keep the object, marked for deletion, until the last one is removed.
-        match registry::delete_plan(scope.def, &base, params.grace_period_seconds) {
+        match strategy::delete_plan(scope.def, &base, params.grace_period_seconds) {
             DeletePlan::Immediate => DeletePlan::Graceful(0),
             other => other,
         }
     };
     if plan == DeletePlan::Immediate {
         if params.dry_run {
-            return Ok(registry::to_served(scope.def, old));
+            return Ok(strategy::to_served(scope.def, old));
         }
         let (last, rev) = state.store().delete(&scope.key(name), Some(old_rv)).await.map_err(|e| write_error(scope, name, e))?;
         let mut gone = last;
         meta::set(&mut gone, "resourceVersion", rev.to_string().into());
-        return Ok(registry::to_served(scope.def, gone));
+        return Ok(strategy::to_served(scope.def, gone));
     }
-    let mut marked = registry::mark_deleting(scope.def, &base, &plan);
+    let mut marked = strategy::mark_deleting(scope.def, &base, &plan);
     // Marking an object for deletion is a change of its desired state (upstream bumps the
     // generation of kinds that keep one).
     if meta::deletion_timestamp(&old).is_none() && meta::generation(&old) > 0 {
         meta::set(&mut marked, "generation", (meta::generation(&old) + 1).into());
     }
     if marked == old || params.dry_run {
-        return Ok(registry::to_served(scope.def, marked));
+        return Ok(strategy::to_served(scope.def, marked));
     }
     let stored = state.store().update(&scope.key(name), marked, old_rv).await.map_err(|e| write_error(scope, name, e))?;
-    Ok(registry::to_served(scope.def, stored))
+    Ok(strategy::to_served(scope.def, stored))
 }
 
 /// A pod in its grace period, which this request does not shorten: upstream leaves it, its
@@ -294,9 +294,9 @@ mod tests {
 
     fn scope(resource: &str) -> Scope {
         let def = match resource {
-            "events" => corekube_api::registry::find("", "v1", "events").unwrap(),
-            "replicasets" => corekube_api::registry::find("apps", "v1", "replicasets").unwrap(),
-            _ => corekube_api::registry::find("", "v1", "configmaps").unwrap(),
+            "events" => corekube_api::kinds::find("", "v1", "events").unwrap(),
+            "replicasets" => corekube_api::kinds::find("apps", "v1", "replicasets").unwrap(),
+            _ => corekube_api::kinds::find("", "v1", "configmaps").unwrap(),
         };
         Scope { def, namespace: Some("default".into()) }
     }

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use super::Scope;
 use crate::query::ListParams;
-use crate::registry;
+use crate::strategy;
 use crate::state::AppState;
 
 /// How long a consistent list waits for the watch cache before reading etcd instead.
@@ -136,7 +136,7 @@ impl ListOutput {
     pub fn into_items(self) -> (Vec<Value>, Value) {
         let items = match self.items {
             ListItems::Parsed(v) => v,
-            ListItems::Cached(c) => c.iter().map(|o| registry::to_served(self.def, o.value())).collect(),
+            ListItems::Cached(c) => c.iter().map(|o| strategy::to_served(self.def, o.value())).collect(),
         };
         (items, self.metadata)
     }
@@ -183,7 +183,7 @@ impl ListOutput {
             }
             ListItems::Cached(items) if self.def.is_converted_view() => {
                 for item in items {
-                    push(&mut out, &serde_json::to_vec(&registry::to_served(self.def, item.value())).expect("serializes"));
+                    push(&mut out, &serde_json::to_vec(&strategy::to_served(self.def, item.value())).expect("serializes"));
                 }
             }
             ListItems::Cached(items) => {
@@ -255,7 +255,7 @@ pub async fn list(state: &AppState, scope: &Scope, params: &ListParams) -> Resul
         }
         (None, None) => read_pages(state, scope, params, &prefix, 0, None).await?,
     };
-    let items: Vec<Value> = items.into_iter().map(|o| registry::to_served(scope.def, o)).collect();
+    let items: Vec<Value> = items.into_iter().map(|o| strategy::to_served(scope.def, o)).collect();
     let mut metadata = json!({"resourceVersion": revision.to_string()});
     if let Some(c) = cont {
         metadata["continue"] = json!(c);
@@ -391,7 +391,7 @@ mod tests {
     #[tokio::test]
     async fn a_cached_list_body_is_the_list_json_with_its_exact_length() {
         use http_body_util::BodyExt;
-        let def = corekube_api::registry::find("", "v1", "configmaps").unwrap();
+        let def = corekube_api::kinds::find("", "v1", "configmaps").unwrap();
         let attrs = corekube_storage::labels_only();
         for n in [0, 1, 3] {
             let items: Vec<Arc<CachedObject>> = (0..n).map(|i| CachedObject::new(&json!({"metadata": {"name": format!("c{i}")}, "data": {"k": "v"}}), 7, &attrs)).collect();

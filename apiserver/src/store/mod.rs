@@ -1,5 +1,5 @@
 //! The generic store: keys, resourceVersion preconditions, conflicts, finalizers and graceful
-//! deletion live here once; per-kind differences come from `crate::registry`.
+//! deletion live here once; per-kind differences come from `crate::strategy`.
 
 mod delete;
 pub mod list;
@@ -13,7 +13,7 @@ pub use delete::{delete, delete_collection, DeleteParams};
 pub use list::list;
 pub use write::{create, create_json, update};
 
-use crate::registry;
+use crate::strategy;
 
 /// Where a request operates: one resource, optionally within one namespace.
 #[derive(Clone, Debug)]
@@ -67,7 +67,7 @@ impl Scope {
 pub async fn get(store: &Store, scope: &Scope, name: &str) -> Result<Value, ApiError> {
     let obj = store.get(&scope.key(name)).await.map_err(|e| scope.storage_error(name, e))?;
     match obj {
-        Some(o) => Ok(registry::to_served(scope.def, o)),
+        Some(o) => Ok(strategy::to_served(scope.def, o)),
         None => Err(scope.not_found(name)),
     }
 }

@@ -6,7 +6,7 @@ use corekube_storage::StorageError;
 use serde_json::Value;
 
 use super::{get_stored, Scope};
-use crate::registry;
+use crate::strategy;
 use crate::state::AppState;
 
 /// How many times an update without a resourceVersion precondition is retried on a conflict.
@@ -30,7 +30,7 @@ fn new_uid() -> String {
 /// Refuses writes into a namespace that does not exist (404) or is terminating (403).
 pub(crate) async fn check_namespace(state: &AppState, scope: &Scope, name: &str) -> Result<(), ApiError> {
     let Some(ns) = scope.namespace.as_deref() else { return Ok(()) };
-    let ns_def = corekube_api::registry::find("", "v1", "namespaces").expect("namespaces are served");
+    let ns_def = corekube_api::kinds::find("", "v1", "namespaces").expect("namespaces are served");
     let ns_scope = Scope { def: ns_def, namespace: None };
     let found = match state.cacher(ns_def).get(&ns_scope.key(ns)).0 {
         Some(o) => Some(o.value()),
@@ -39,7 +39,7 @@ pub(crate) async fn check_namespace(state: &AppState, scope: &Scope, name: &str)
     };
     match found {
         None => Err(ns_scope.not_found(ns)),
-        Some(o) if registry::is_terminating(&o) => Err(ApiError::Forbidden {
+        Some(o) if strategy::is_terminating(&o) => Err(ApiError::Forbidden {
             resource: scope.def.group_resource(),
             name: name.to_string(),
             message: format!(
@@ -58,10 +58,10 @@ pub(crate) async fn check_namespace(state: &AppState, scope: &Scope, name: &str)
 pub async fn create(state: &AppState, scope: &Scope, body: Value, dry_run: bool, manager: Option<&str>) -> Result<Value, ApiError> {
     let (name, obj) = prepare_create(state, scope, body, manager).await?;
     if dry_run {
-        return Ok(registry::to_served(scope.def, obj));
+        return Ok(strategy::to_served(scope.def, obj));
     }
     let stored = state.store().create(&scope.key(&name), obj).await.map_err(|e| scope.storage_error(&name, e))?;
-    Ok(registry::to_served(scope.def, stored))
+    Ok(strategy::to_served(scope.def, stored))
 }
 
 /// `create` for a caller that sends the created object back as JSON: where the served form is
@@ -79,7 +79,7 @@ pub async fn create_json(state: &AppState, scope: &Scope, body: Value, dry_run: 
 /// Everything a create does before storing: server-owned metadata, defaults, admission,
 /// managedFields, validation and the namespace check. Returns the name and the stored form.
 async fn prepare_create(state: &AppState, scope: &Scope, body: Value, manager: Option<&str>) -> Result<(String, Value), ApiError> {
-    let mut obj = registry::to_stored(scope.def, body)?;
+    let mut obj = strategy::to_stored(scope.def, body)?;
     if meta::resource_version(&obj).is_some() {
         return Err(ApiError::Internal("resourceVersion should not be set on objects to be created".into()));
     }
@@ -96,13 +96,13 @@ async fn prepare_create(state: &AppState, scope: &Scope, body: Value, manager: O
     for field in ["deletionTimestamp", "deletionGracePeriodSeconds", "generation", "selfLink"] {
         meta::remove(&mut obj, field);
     }
-    registry::prepare_for_create(scope.def, &mut obj);
+    strategy::prepare_for_create(scope.def, &mut obj);
     crate::admission::admit_create(state, scope, &mut obj).await?;
     if let Some(manager) = manager {
         obj = crate::managed::record_update(scope.def, None, None, obj, manager);
     }
     let name = meta::name(&obj).to_string();
-    let causes = registry::validate_create(scope.def, &mut obj);
+    let causes = strategy::validate_create(scope.def, &mut obj);
     if !causes.is_empty() {
         return Err(invalid(scope, &name, causes));
     }
@@ -151,7 +151,7 @@ where
         let planned = plan_update(scope, name, subresource, dry_run, manager, &compute, old);
         let (new, old_rv, has_precondition, completes_deletion) = match planned {
             Ok(Planned::Write { new, old_rv, has_precondition, completes_deletion }) => (new, old_rv, has_precondition, completes_deletion),
-            Ok(Planned::Answer(obj)) if current => return Ok(registry::to_served(scope.def, obj)),
+            Ok(Planned::Answer(obj)) if current => return Ok(strategy::to_served(scope.def, obj)),
             Err(e) if current => return Err(e),
             // Decided from a stale copy: decide again from etcd's.
             Ok(_) | Err(_) => continue,
@@ -166,7 +166,7 @@ where
             state.store().update(&key, new, old_rv).await
         };
         match result {
-            Ok(stored) => return Ok(registry::to_served(scope.def, stored)),
+            Ok(stored) => return Ok(strategy::to_served(scope.def, stored)),
             Err(StorageError::Conflict { .. } | StorageError::NotFound) if !current => continue,
             Err(StorageError::Conflict { .. }) if !has_precondition && attempt < MAX_CONFLICT_RETRIES => continue,
             Err(e) => return Err(scope.storage_error(name, e)),
@@ -201,8 +201,8 @@ where
 {
     let old_rv: i64 = meta::resource_version(&old).and_then(|r| r.parse().ok()).unwrap_or(0);
     // `compute` sees the served form; only a converted view needs a converted copy.
-    let requested = if scope.def.is_converted_view() { compute(&registry::to_served(scope.def, old.clone()))? } else { compute(&old)? };
-    let mut new = registry::to_stored(scope.def, requested)?;
+    let requested = if scope.def.is_converted_view() { compute(&strategy::to_served(scope.def, old.clone()))? } else { compute(&old)? };
+    let mut new = strategy::to_stored(scope.def, requested)?;
     check_identity(scope, name, &mut new)?;
     let precondition = meta::resource_version(&new).map(String::from);
     if let Some(rv) = &precondition {
@@ -210,12 +210,12 @@ where
             return Err(scope.conflict(name));
         }
     }
-    registry::prepare_for_update(scope.def, subresource, &mut new, &old);
+    strategy::prepare_for_update(scope.def, subresource, &mut new, &old);
     if let Some(manager) = manager {
         new = crate::managed::record_update(scope.def, subresource, Some(&old), new, manager);
     }
     meta::set(&mut new, "resourceVersion", old_rv.to_string().into());
-    let causes = registry::validate_update(scope.def, subresource, &mut new, &mut old);
+    let causes = strategy::validate_update(scope.def, subresource, &mut new, &mut old);
     if !causes.is_empty() {
         return Err(invalid(scope, name, causes));
     }
@@ -309,7 +309,7 @@ mod tests {
         let caches_stop = CancellationToken::new();
         let state = crate::build_state(store.clone(), CacherConfig::default(), crate::Health::new(store.clone()), caches_stop.clone());
         assert!(state.wait_caches_synced(Duration::from_secs(20)).await);
-        let def = corekube_api::registry::find("", "v1", "configmaps").unwrap();
+        let def = corekube_api::kinds::find("", "v1", "configmaps").unwrap();
         let scope = Scope { def, namespace: Some("default".into()) };
         let key = scope.key("c");
         let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "default", "uid": "u-1"}, "data": {"k": "1"}});

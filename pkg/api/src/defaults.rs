@@ -584,7 +584,7 @@ mod tests {
             .into_iter()
             .map(|(name, input, _)| case(name, "", "Pod", input, json!(null)));
         for Case { name, group, kind, mut input, .. } in cases().into_iter().chain(pod_cases) {
-            let Some(def) = crate::registry::RESOURCES.iter().find(|d| d.group == group && d.kind == kind) else {
+            let Some(def) = crate::kinds::RESOURCES.iter().find(|d| d.group == group && d.kind == kind) else {
                 continue;
             };
             let root = input.as_object_mut().expect("cases are objects");

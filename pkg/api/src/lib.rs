@@ -9,11 +9,11 @@ pub mod meta;
 pub mod patch;
 pub mod qos;
 pub mod quote;
-pub mod registry;
+pub mod kinds;
 pub mod table;
 pub mod selector;
 pub mod sorted;
 pub mod validation;
 
 pub use error::{ApiError, Cause};
-pub use registry::{ResourceDef, RESOURCES};
+pub use kinds::{ResourceDef, RESOURCES};

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use corekube_api::registry::{ResourceDef, SubresourceDef, RESOURCES};
+use corekube_api::kinds::{ResourceDef, SubresourceDef, RESOURCES};
 use schemars::generate::SchemaSettings;
 use schemars::{Schema, SchemaGenerator};
 use serde_json::{json, Map, Value};

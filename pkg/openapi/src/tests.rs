@@ -1,6 +1,6 @@
 use std::collections::BTreeSet;
 
-use corekube_api::registry::{groups, resources_of, versions, RESOURCES};
+use corekube_api::kinds::{groups, resources_of, versions, RESOURCES};
 use serde_json::{json, Value};
 
 use super::*;

@@ -1,4 +1,4 @@
-//! The one table of served resources. Routes, discovery, field selectors and storage keys are all
+//! The kinds registry: the one table of served resources. Routes, discovery, field selectors and storage keys are all
 //! derived from it, so adding a kind is one entry here plus its strategy in the apiserver.
 
 use k8s_openapi::api::{

@@ -46,7 +46,7 @@ pub struct Config {
 /// Builds the shared state: one cacher per stored resource.
 pub fn build_state(store: Store, cacher: CacherConfig, health: Health, shutdown: CancellationToken) -> AppState {
     let mut cachers = std::collections::HashMap::new();
-    for def in corekube_api::RESOURCES {
+    for def in corekube_api::kinds::snapshot().iter() {
         cachers
             .entry(def.storage_resource)
             .or_insert_with(|| {

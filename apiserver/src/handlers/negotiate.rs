@@ -115,7 +115,10 @@ pub fn metadata_of_list(def: &ResourceDef, render: &Render, items: &[Value], lis
 
 /// Renders objects as a Table for `def`, copying the list metadata into it.
 pub fn table(def: &ResourceDef, render: &Render, objects: &[Value], list_meta: Value, with_columns: bool) -> Value {
-    table_of_kind(def.group, def.kind, render, objects, list_meta, with_columns)
+    let Render::Table { version, include } = render else { unreachable!("table() called for an object rendering") };
+    let mut t = corekube_api::table::table_with(def.behaviour.printer(), objects, include, with_columns, list_meta, jiff::Timestamp::now());
+    t["apiVersion"] = json!(format!("meta.k8s.io/{version}"));
+    t
 }
 
 /// Renders objects of a kind that is not a served resource's own (a subresource's) as a Table.

@@ -109,7 +109,7 @@ fn delete_options_invalid(reason: &str, message: String) -> ApiError {
 /// default, which is background (nothing to add) for every kind served here. Kinds the garbage
 /// collector does not handle (events) never carry either finalizer.
 fn gc_finalizers(scope: &Scope, obj: &Value, params: &DeleteParams) -> Option<Vec<String>> {
-    let unsupported = scope.def.storage_def().kind == "Event";
+    let unsupported = !scope.def.storage_def().behaviour.garbage_collected();
     let current = meta::finalizers(obj);
     let explicit = match (params.orphan_dependents, params.propagation_policy) {
         (Some(true), _) => Some(Propagation::Orphan),
@@ -135,12 +135,8 @@ fn gc_finalizers(scope: &Scope, obj: &Value, params: &DeleteParams) -> Option<Ve
 }
 
 pub async fn delete(state: &AppState, scope: &Scope, name: &str, params: &DeleteParams) -> Result<Value, ApiError> {
-    if scope.def.storage_def().kind == "Namespace" && strategy::is_protected_namespace(name) {
-        return Err(ApiError::Forbidden {
-            resource: scope.def.group_resource(),
-            name: name.to_string(),
-            message: format!("namespaces \"{name}\" is forbidden: this namespace may not be deleted"),
-        });
+    if let Some(message) = scope.def.storage_def().behaviour.delete_forbidden(name) {
+        return Err(ApiError::Forbidden { resource: scope.def.group_resource(), name: name.to_string(), message });
     }
     // A write between the read and the compare-and-swap (a kubelet's status update, say) is
     // no reason to fail the delete: decide again from the new state, as upstream's
@@ -193,18 +189,9 @@ async fn delete_once(state: &AppState, scope: &Scope, name: &str, params: &Delet
             return Err(precondition_failed(scope, name, "ResourceVersion", rv, &old_rv.to_string()).into());
         }
     }
-    // A namespace already terminating is being emptied; upstream answers a second delete with a
-    // Conflict until its content is gone (the namespace controller then finalizes it).
-    if scope.def.storage_def().kind == "Namespace" && meta::deletion_timestamp(&old).is_some() {
-        let spec_finalizers = old.pointer("/spec/finalizers").and_then(|f| f.as_array()).is_some_and(|f| !f.is_empty());
-        if spec_finalizers {
-            return Err(ApiError::Conflict {
-                resource: scope.def.group_resource(),
-                name: name.to_string(),
-                detail: "The system is ensuring all content is removed from this namespace.  Upon completion, this namespace will automatically be purged by the system.".into(),
-            }
-            .into());
-        }
+    // Some kinds refuse another delete while one is under way (a terminating namespace).
+    if let Some(detail) = scope.def.storage_def().behaviour.delete_conflict(&old) {
+        return Err(ApiError::Conflict { resource: scope.def.group_resource(), name: name.to_string(), detail }.into());
     }
     // The garbage collector's finalizers follow the request, even on an object already being
     // deleted, unless a graceful deletion is under way that this request does not shorten.

@@ -245,10 +245,7 @@ fn deletes_during_update(scope: &Scope, old: &Value, new: &Value) -> bool {
 /// A namespace still waiting for its contents to be removed (spec.finalizers) is not done
 /// even when metadata.finalizers is empty (upstream's `ShouldDeleteNamespaceDuringUpdate`).
 fn spec_finalizers_done(scope: &Scope, obj: &Value) -> bool {
-    if scope.def.storage_def().kind == "Namespace" {
-        return obj.pointer("/spec/finalizers").and_then(|f| f.as_array()).map(|f| f.is_empty()).unwrap_or(true);
-    }
-    true
+    scope.def.storage_def().behaviour.may_remove(obj)
 }
 
 /// The body must name the object of the URL, in the URL's namespace.

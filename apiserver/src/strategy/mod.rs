@@ -1,25 +1,18 @@
-//! Per-resource strategies: what the generic store does differently for each kind on create,
-//! update, status writes and delete. Everything not named here follows the generic rules.
+//! The generic strategy: what the generic store does to an object on create, update, status
+//! writes and delete. What a kind does differently comes from its registry entry's behaviour
+//! (`corekube_api::kinds::Behaviour`, in the kind's folder under `pkg/api/src/kinds/`); writes
+//! use the behaviour of the entry whose form is stored.
 
-mod event;
-mod namespace;
-mod pod;
-mod secret;
-
-use corekube_api::{validation, ApiError, Cause, ResourceDef};
+use corekube_api::{defaults, validation, ApiError, Cause, ResourceDef};
 use serde_json::Value;
 
-pub use namespace::{is_protected_namespace, is_terminating};
-
-/// Kinds whose `metadata.generation` counts spec changes.
-fn tracks_generation(def: &ResourceDef) -> bool {
-    matches!((def.group, def.kind), ("", "Pod") | ("apps", "Deployment") | ("apps", "ReplicaSet"))
-}
+pub use corekube_api::kinds::core::namespace::is_terminating;
+pub use corekube_api::kinds::DeletePlan;
 
 /// The stored object in the form this API serves (events.k8s.io events are stored as core).
 pub fn to_served(def: &ResourceDef, stored: Value) -> Value {
     if def.is_converted_view() {
-        event::to_events_v1(stored)
+        def.behaviour.to_served(stored)
     } else {
         stored
     }
@@ -30,36 +23,24 @@ pub fn to_stored(def: &ResourceDef, served: Value) -> Result<Value, ApiError> {
     if !def.is_converted_view() {
         return Ok(served);
     }
-    let core = event::to_core(served);
-    (def.storage_def().codec)(core).map(|n| n.value).map_err(ApiError::BadRequest)
+    let stored = def.behaviour.to_stored(served);
+    (def.storage_def().codec)(stored).map(|n| n.value).map_err(ApiError::BadRequest)
 }
 
 /// Server-owned fields of a new object, after defaults.
 pub fn prepare_for_create(def: &ResourceDef, obj: &mut Value) {
-    let storage = def.storage_def();
-    corekube_api::defaults::apply_defaults(storage.group, storage.kind, obj);
-    if tracks_generation(storage) {
+    let kind = def.storage_def().behaviour;
+    defaults::apply_defaults_of(kind, obj);
+    if kind.tracks_generation() {
         corekube_api::meta::set(obj, "generation", 1.into());
     }
-    match (storage.group, storage.kind) {
-        ("", "Pod") => pod::prepare_for_create(obj),
-        ("", "Namespace") => namespace::prepare_for_create(obj),
-        ("", "Secret") => secret::merge_string_data(obj),
-        // Status is written by controllers through /status, never by the creator.
-        ("apps", "Deployment") | ("apps", "ReplicaSet") | ("", "Service") => {
-            obj["status"] = serde_json::json!({});
-        }
-        ("", "PersistentVolume") | ("", "PersistentVolumeClaim") => {
-            obj["status"] = serde_json::json!({"phase": "Pending"});
-        }
-        _ => {}
-    }
+    kind.prepare_for_create(obj);
 }
 
 /// Merges what an update may change into the old object: the main resource keeps the old
 /// status, the status subresource keeps everything but status.
 pub fn prepare_for_update(def: &ResourceDef, subresource: Option<&str>, new: &mut Value, old: &Value) {
-    let storage = def.storage_def();
+    let kind = def.storage_def().behaviour;
     match subresource {
         Some("status") => {
             let status = new.get("status").cloned();
@@ -89,10 +70,8 @@ pub fn prepare_for_update(def: &ResourceDef, subresource: Option<&str>, new: &mu
             *new = merged;
         }
         _ => {
-            if storage.kind == "Service" && storage.group.is_empty() {
-                keep_allocated_service_fields(new, old);
-            }
-            corekube_api::defaults::apply_defaults(storage.group, storage.kind, new);
+            kind.prepare_for_update(new, old);
+            defaults::apply_defaults_of(kind, new);
             if def.has_status() {
                 match old.get("status") {
                     Some(s) => new["status"] = s.clone(),
@@ -102,11 +81,6 @@ pub fn prepare_for_update(def: &ResourceDef, subresource: Option<&str>, new: &mu
                         }
                     }
                 }
-            }
-            match (storage.group, storage.kind) {
-                ("", "Namespace") => namespace::prepare_for_update(new, old),
-                ("", "Secret") => secret::merge_string_data(new),
-                _ => {}
             }
         }
     }
@@ -118,58 +92,30 @@ pub fn prepare_for_update(def: &ResourceDef, subresource: Option<&str>, new: &mu
         }
     }
     // A binding writes the pod past its strategy upstream, so it leaves the generation alone.
-    if tracks_generation(storage) && subresource != Some("binding") && new.get("spec") != old.get("spec") {
+    if kind.tracks_generation() && subresource != Some("binding") && new.get("spec") != old.get("spec") {
         let g = corekube_api::meta::generation(old);
         corekube_api::meta::set(new, "generation", (g + 1).into());
     }
 }
 
-/// Fields the server fills in when a Service is created stay as they were when an update
-/// leaves them out, as upstream's service REST keeps them.
-fn keep_allocated_service_fields(new: &mut Value, old: &Value) {
-    for field in ["clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"] {
-        let missing = new.pointer(&format!("/spec/{field}")).is_none_or(|v| v.is_null());
-        if let (true, Some(v)) = (missing, old.pointer(&format!("/spec/{field}"))) {
-            new["spec"][field] = v.clone();
-        }
-    }
-}
-
 /// Validates a create; `obj` is returned unchanged (see `validation::validate_create`).
 pub fn validate_create(def: &ResourceDef, obj: &mut Value) -> Vec<Cause> {
-    let storage = def.storage_def();
-    validation::validate_create(storage.group, storage.kind, obj)
+    validation::validate_create_of(def.storage_def().behaviour, obj)
 }
 
 /// Validates an update; both objects are returned unchanged.
 pub fn validate_update(def: &ResourceDef, subresource: Option<&str>, new: &mut Value, old: &mut Value) -> Vec<Cause> {
-    let storage = def.storage_def();
+    let kind = def.storage_def().behaviour;
     match subresource {
-        Some("status") => validation::validate_status_update(storage.group, storage.kind, new, old),
+        Some("status") => validation::validate_status_update_of(kind, new, old),
         // The binding handler changes exactly spec.nodeName and one condition, checked there.
         Some("binding") => Vec::new(),
-        _ => validation::validate_update(storage.group, storage.kind, new, old),
+        _ => validation::validate_update_of(kind, new, old),
     }
-}
-
-/// What a DELETE does to an object that has no finalizers holding it.
-#[derive(Debug, PartialEq, Eq)]
-pub enum DeletePlan {
-    /// Remove it from storage now.
-    Immediate,
-    /// Set deletionTimestamp this many seconds ahead; the node's kubelet removes it.
-    Graceful(i64),
-    /// Mark it Terminating; a controller empties and removes it.
-    Terminate,
 }
 
 pub fn delete_plan(def: &ResourceDef, obj: &Value, grace_seconds: Option<i64>) -> DeletePlan {
-    let storage = def.storage_def();
-    match (storage.group, storage.kind) {
-        ("", "Pod") => pod::delete_plan(obj, grace_seconds),
-        ("", "Namespace") => namespace::delete_plan(obj),
-        _ => DeletePlan::Immediate,
-    }
+    def.storage_def().behaviour.delete_plan(obj, grace_seconds)
 }
 
 /// Applies a delete plan that keeps the object, returning the object to store.
@@ -190,8 +136,6 @@ pub fn mark_deleting(def: &ResourceDef, obj: &Value, plan: &DeletePlan) -> Value
             corekube_api::meta::set(&mut obj, "deletionGracePeriodSeconds", (*s).into());
         }
     }
-    if matches!(plan, DeletePlan::Terminate) && def.storage_def().kind == "Namespace" {
-        obj["status"]["phase"] = "Terminating".into();
-    }
+    def.storage_def().behaviour.mark_deleting(&mut obj, *plan);
     obj
 }

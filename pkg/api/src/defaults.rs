@@ -13,60 +13,76 @@ use serde_json::{json, Map, Value};
 
 type Object = Map<String, Value>;
 
+use crate::kinds::Behaviour;
+
 /// Fills in upstream's defaults for an object of `kind` in `group` ("" = core), in place. Never overwrites a set value.
 ///
 /// Two upstream behaviours are kept although they touch set fields: a Namespace's
 /// `kubernetes.io/metadata.name` label always equals its name, and a Service with `sessionAffinity: None`
 /// loses any `sessionAffinityConfig`.
 pub fn apply_defaults(group: &str, kind: &str, obj: &mut Value) {
+    apply_defaults_of(crate::kinds::behaviour(group, kind), obj);
+}
+
+/// [`apply_defaults`] for a kind's behaviour (its registry entry's).
+pub fn apply_defaults_of(kind: &dyn Behaviour, obj: &mut Value) {
     let Some(obj) = obj.as_object_mut() else { return };
-    match (group, kind) {
-        ("", "Pod") => pod::default_pod(obj),
-        ("", "PodTemplate") => {
-            if let Some(template) = value_struct(obj, "template") {
-                pod::default_pod_template(template);
-            }
-        }
-        ("", "Service") => default_service(obj),
-        ("", "Secret") => set_if_zero(obj, "type", json!("Opaque")),
-        ("", "Namespace") => default_namespace(obj),
-        ("", "Node") => default_node(obj),
-        ("", "Endpoints") => {
-            for subset in items(obj, "subsets") {
-                for port in items(subset, "ports") {
-                    set_if_zero(port, "protocol", json!("TCP"));
-                }
-            }
-        }
-        ("", "PersistentVolume") => default_persistent_volume(obj),
-        ("", "PersistentVolumeClaim") => {
-            if let Some(status) = value_struct(obj, "status") {
-                set_if_zero(status, "phase", json!("Pending"));
-            }
-            if let Some(spec) = value_struct(obj, "spec") {
-                default_claim_spec(spec);
-            }
-        }
-        ("apps", "Deployment") => default_deployment(obj),
-        ("apps", "ReplicaSet") => {
-            if let Some(spec) = value_struct(obj, "spec") {
-                set_if_missing(spec, "replicas", json!(1));
-                if let Some(template) = value_struct(spec, "template") {
-                    pod::default_pod_template(template);
-                }
-            }
-        }
-        ("storage.k8s.io", "StorageClass") => {
-            set_if_missing(obj, "reclaimPolicy", json!("Delete"));
-            set_if_missing(obj, "volumeBindingMode", json!("Immediate"));
-        }
-        ("scheduling.k8s.io", "PriorityClass") => set_if_missing(obj, "preemptionPolicy", json!("PreemptLowerPriority")),
-        // ConfigMap, ServiceAccount, Event (both groups) and Lease have nothing visible to default.
-        _ => {}
+    kind.defaults(obj);
+}
+
+// The defaulting functions of the served kinds; each kind's behaviour calls its own. ConfigMap,
+// ServiceAccount, Event (both groups) and Lease have nothing visible to default.
+
+pub fn default_pod(pod: &mut Object) {
+    pod::default_pod(pod);
+}
+
+pub fn default_pod_template_object(obj: &mut Object) {
+    if let Some(template) = value_struct(obj, "template") {
+        pod::default_pod_template(template);
     }
 }
 
-fn default_service(service: &mut Object) {
+pub fn default_secret(obj: &mut Object) {
+    set_if_zero(obj, "type", json!("Opaque"));
+}
+
+pub fn default_endpoints(obj: &mut Object) {
+    for subset in items(obj, "subsets") {
+        for port in items(subset, "ports") {
+            set_if_zero(port, "protocol", json!("TCP"));
+        }
+    }
+}
+
+pub fn default_persistent_volume_claim(obj: &mut Object) {
+    if let Some(status) = value_struct(obj, "status") {
+        set_if_zero(status, "phase", json!("Pending"));
+    }
+    if let Some(spec) = value_struct(obj, "spec") {
+        default_claim_spec(spec);
+    }
+}
+
+pub fn default_replica_set(obj: &mut Object) {
+    if let Some(spec) = value_struct(obj, "spec") {
+        set_if_missing(spec, "replicas", json!(1));
+        if let Some(template) = value_struct(spec, "template") {
+            pod::default_pod_template(template);
+        }
+    }
+}
+
+pub fn default_storage_class(obj: &mut Object) {
+    set_if_missing(obj, "reclaimPolicy", json!("Delete"));
+    set_if_missing(obj, "volumeBindingMode", json!("Immediate"));
+}
+
+pub fn default_priority_class(obj: &mut Object) {
+    set_if_missing(obj, "preemptionPolicy", json!("PreemptLowerPriority"));
+}
+
+pub fn default_service(service: &mut Object) {
     let Some(spec) = value_struct(service, "spec") else { return };
     set_if_zero(spec, "sessionAffinity", json!("None"));
     match spec.get("sessionAffinity").and_then(Value::as_str) {
@@ -128,7 +144,7 @@ fn default_ip_family_policy(spec: &mut Object) {
     set_if_missing(spec, "ipFamilyPolicy", json!(policy));
 }
 
-fn default_namespace(namespace: &mut Object) {
+pub fn default_namespace(namespace: &mut Object) {
     let name = namespace.get("metadata").and_then(|m| m.get("name")).and_then(Value::as_str).unwrap_or("");
     // A namespace asked for by generateName has no name yet; upstream labels it once named.
     if !name.is_empty() {
@@ -143,7 +159,7 @@ fn default_namespace(namespace: &mut Object) {
     }
 }
 
-fn default_node(node: &mut Object) {
+pub fn default_node(node: &mut Object) {
     let Some(status) = pointer_struct(node, "status") else { return };
     let capacity = status.get("capacity").filter(|c| !c.is_null()).cloned();
     if let Some(capacity) = capacity {
@@ -151,7 +167,7 @@ fn default_node(node: &mut Object) {
     }
 }
 
-fn default_persistent_volume(volume: &mut Object) {
+pub fn default_persistent_volume(volume: &mut Object) {
     if let Some(status) = value_struct(volume, "status") {
         set_if_zero(status, "phase", json!("Pending"));
     }
@@ -192,7 +208,7 @@ fn default_legacy_volume_sources(volume: &mut Object) {
     }
 }
 
-fn default_deployment(deployment: &mut Object) {
+pub fn default_deployment(deployment: &mut Object) {
     let Some(spec) = value_struct(deployment, "spec") else { return };
     set_if_missing(spec, "replicas", json!(1));
     if let Some(strategy) = value_struct(spec, "strategy") {
@@ -584,7 +600,7 @@ mod tests {
             .into_iter()
             .map(|(name, input, _)| case(name, "", "Pod", input, json!(null)));
         for Case { name, group, kind, mut input, .. } in cases().into_iter().chain(pod_cases) {
-            let Some(def) = crate::kinds::RESOURCES.iter().find(|d| d.group == group && d.kind == kind) else {
+            let Some(def) = crate::kinds::find_group_kind(group, kind) else {
                 continue;
             };
             let root = input.as_object_mut().expect("cases are objects");

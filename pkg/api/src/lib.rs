@@ -16,4 +16,4 @@ pub mod sorted;
 pub mod validation;
 
 pub use error::{ApiError, Cause};
-pub use kinds::{ResourceDef, RESOURCES};
+pub use kinds::ResourceDef;

@@ -21,7 +21,7 @@ use descriptions as doc;
 
 /// One metav1.TableColumnDefinition.
 #[derive(Debug)]
-struct Column {
+pub struct Column {
     name: &'static str,
     /// OpenAPI type: string, integer, number, boolean or date.
     kind: &'static str,
@@ -31,7 +31,7 @@ struct Column {
 }
 
 impl Column {
-    const fn new(name: &'static str, kind: &'static str, description: &'static str) -> Self {
+    pub const fn new(name: &'static str, kind: &'static str, description: &'static str) -> Self {
         Column {
             name,
             kind,
@@ -42,7 +42,7 @@ impl Column {
     }
 
     /// A column kubectl shows only with `-o wide`.
-    const fn wide(name: &'static str, kind: &'static str, description: &'static str) -> Self {
+    pub const fn wide(name: &'static str, kind: &'static str, description: &'static str) -> Self {
         Column {
             name,
             kind,
@@ -53,7 +53,7 @@ impl Column {
     }
 
     /// The `Name` column, marked with format `name`.
-    const NAME: Column = Column {
+    pub const NAME: Column = Column {
         name: "Name",
         kind: "string",
         format: "name",
@@ -61,7 +61,7 @@ impl Column {
         priority: 0,
     };
 
-    const AGE: Column = Column::new("Age", "string", doc::OBJECT_CREATION_TIMESTAMP);
+    pub const AGE: Column = Column::new("Age", "string", doc::OBJECT_CREATION_TIMESTAMP);
 
     fn to_json(&self) -> Value {
         json!({
@@ -74,54 +74,48 @@ impl Column {
     }
 }
 
-/// The printer of one kind: its columns and how to fill a row's cells, in column order.
-struct Printer {
-    group: &'static str,
-    kind: &'static str,
+/// The printer of one kind: its columns and how to fill a row's cells, in column order. A kind's
+/// registry entry names its printer (see `Behaviour::printer`).
+#[derive(Debug)]
+pub struct Printer {
     columns: &'static [Column],
     cells: fn(&Value, Timestamp) -> Vec<Value>,
+    /// Row conditions upstream adds (a finished pod's `Completed`).
+    conditions: Option<fn(&Value) -> Option<Value>>,
 }
 
 impl Printer {
-    const fn of(
-        group: &'static str,
-        kind: &'static str,
-        columns: &'static [Column],
-        cells: fn(&Value, Timestamp) -> Vec<Value>,
-    ) -> Self {
-        Printer {
-            group,
-            kind,
-            columns,
-            cells,
-        }
+    pub const fn of(columns: &'static [Column], cells: fn(&Value, Timestamp) -> Vec<Value>) -> Self {
+        Printer { columns, cells, conditions: None }
+    }
+
+    /// The same printer, adding upstream's row conditions.
+    pub const fn with_conditions(self, conditions: fn(&Value) -> Option<Value>) -> Self {
+        Printer { conditions: Some(conditions), ..self }
     }
 }
 
-// One row per kind reads best as a table.
-#[rustfmt::skip]
-const PRINTERS: &[Printer] = &[
-    Printer::of("", "Pod", pod::POD_COLUMNS, pod::pod_cells),
-    Printer::of("", "PodTemplate", pod::POD_TEMPLATE_COLUMNS, pod::pod_template_cells),
-    Printer::of("", "Node", node::NODE_COLUMNS, node::node_cells),
-    Printer::of("", "Namespace", simple::NAMESPACE_COLUMNS, simple::namespace_cells),
-    Printer::of("", "ConfigMap", simple::CONFIG_MAP_COLUMNS, simple::config_map_cells),
-    Printer::of("", "Secret", simple::SECRET_COLUMNS, simple::secret_cells),
-    Printer::of("", "ServiceAccount", simple::SERVICE_ACCOUNT_COLUMNS, simple::service_account_cells),
-    Printer::of("", "Service", network::SERVICE_COLUMNS, network::service_cells),
-    Printer::of("", "Endpoints", network::ENDPOINTS_COLUMNS, network::endpoints_cells),
-    Printer::of("", "Event", events::EVENT_COLUMNS, events::core_event_cells),
-    // Upstream serves events.k8s.io Events from the core Event storage and printer.
-    Printer::of("events.k8s.io", "Event", events::EVENT_COLUMNS, events::events_v1_event_cells),
-    Printer::of("", "PersistentVolume", storage::PV_COLUMNS, storage::pv_cells),
-    Printer::of("", "PersistentVolumeClaim", storage::PVC_COLUMNS, storage::pvc_cells),
-    Printer::of("storage.k8s.io", "StorageClass", storage::STORAGE_CLASS_COLUMNS, storage::storage_class_cells),
-    Printer::of("apps", "Deployment", apps::DEPLOYMENT_COLUMNS, apps::deployment_cells),
-    Printer::of("apps", "ReplicaSet", apps::REPLICA_SET_COLUMNS, apps::replica_set_cells),
-    Printer::of("autoscaling", "Scale", apps::SCALE_COLUMNS, apps::scale_cells),
-    Printer::of("coordination.k8s.io", "Lease", simple::LEASE_COLUMNS, simple::lease_cells),
-    Printer::of("scheduling.k8s.io", "PriorityClass", simple::PRIORITY_CLASS_COLUMNS, simple::priority_class_cells),
-];
+// The printers of the served kinds; each kind's behaviour points at its own.
+pub static POD: Printer = Printer::of(pod::POD_COLUMNS, pod::pod_cells).with_conditions(pod::row_conditions);
+pub static POD_TEMPLATE: Printer = Printer::of(pod::POD_TEMPLATE_COLUMNS, pod::pod_template_cells);
+pub static NODE: Printer = Printer::of(node::NODE_COLUMNS, node::node_cells);
+pub static NAMESPACE: Printer = Printer::of(simple::NAMESPACE_COLUMNS, simple::namespace_cells);
+pub static CONFIG_MAP: Printer = Printer::of(simple::CONFIG_MAP_COLUMNS, simple::config_map_cells);
+pub static SECRET: Printer = Printer::of(simple::SECRET_COLUMNS, simple::secret_cells);
+pub static SERVICE_ACCOUNT: Printer = Printer::of(simple::SERVICE_ACCOUNT_COLUMNS, simple::service_account_cells);
+pub static SERVICE: Printer = Printer::of(network::SERVICE_COLUMNS, network::service_cells);
+pub static ENDPOINTS: Printer = Printer::of(network::ENDPOINTS_COLUMNS, network::endpoints_cells);
+pub static EVENT: Printer = Printer::of(events::EVENT_COLUMNS, events::core_event_cells);
+/// Upstream serves events.k8s.io Events from the core Event storage and printer.
+pub static EVENTS_V1_EVENT: Printer = Printer::of(events::EVENT_COLUMNS, events::events_v1_event_cells);
+pub static PERSISTENT_VOLUME: Printer = Printer::of(storage::PV_COLUMNS, storage::pv_cells);
+pub static PERSISTENT_VOLUME_CLAIM: Printer = Printer::of(storage::PVC_COLUMNS, storage::pvc_cells);
+pub static STORAGE_CLASS: Printer = Printer::of(storage::STORAGE_CLASS_COLUMNS, storage::storage_class_cells);
+pub static DEPLOYMENT: Printer = Printer::of(apps::DEPLOYMENT_COLUMNS, apps::deployment_cells);
+pub static REPLICA_SET: Printer = Printer::of(apps::REPLICA_SET_COLUMNS, apps::replica_set_cells);
+pub static SCALE: Printer = Printer::of(apps::SCALE_COLUMNS, apps::scale_cells);
+pub static LEASE: Printer = Printer::of(simple::LEASE_COLUMNS, simple::lease_cells);
+pub static PRIORITY_CLASS: Printer = Printer::of(simple::PRIORITY_CLASS_COLUMNS, simple::priority_class_cells);
 
 /// Upstream's DefaultTableConvertor, for kinds without a printer.
 const DEFAULT_COLUMNS: &[Column] = &[
@@ -130,7 +124,7 @@ const DEFAULT_COLUMNS: &[Column] = &[
 ];
 
 fn printer(group: &str, kind: &str) -> Option<&'static Printer> {
-    PRINTERS.iter().find(|p| p.group == group && p.kind == kind)
+    crate::kinds::printer(group, kind)
 }
 
 fn default_cells(obj: &Value) -> Vec<Value> {
@@ -146,14 +140,22 @@ fn default_cells(obj: &Value) -> Vec<Value> {
 /// description, priority) for objects of `kind` in `group` ("" = core). Unknown kinds get
 /// upstream's default table: `Name` (format `name`) and `Created At` (type `date`).
 pub fn columns(group: &str, kind: &str) -> Vec<Value> {
-    let columns = printer(group, kind).map_or(DEFAULT_COLUMNS, |p| p.columns);
+    columns_of(printer(group, kind))
+}
+
+fn columns_of(printer: Option<&Printer>) -> Vec<Value> {
+    let columns = printer.map_or(DEFAULT_COLUMNS, |p| p.columns);
     columns.iter().map(Column::to_json).collect()
 }
 
 /// The cells of one row for a stored object (JSON as served, with kind/apiVersion), in column
 /// order. `now` is the current time for AGE cells.
 pub fn cells(group: &str, kind: &str, obj: &Value, now: Timestamp) -> Vec<Value> {
-    match printer(group, kind) {
+    cells_of(printer(group, kind), obj, now)
+}
+
+fn cells_of(printer: Option<&Printer>, obj: &Value, now: Timestamp) -> Vec<Value> {
+    match printer {
         Some(p) => (p.cells)(obj, now),
         None => default_cells(obj),
     }
@@ -177,12 +179,25 @@ pub fn table(
     list_meta: Value,
     now: Timestamp,
 ) -> Value {
+    table_with(printer(group, kind), objects, include_object, with_columns, list_meta, now)
+}
+
+/// [`table`] with the printer already looked up (a registry entry's), None for upstream's
+/// default table.
+pub fn table_with(
+    printer: Option<&Printer>,
+    objects: &[Value],
+    include_object: &str,
+    with_columns: bool,
+    list_meta: Value,
+    now: Timestamp,
+) -> Value {
     let rows: Vec<Value> = objects
         .iter()
-        .map(|obj| row(group, kind, obj, include_object, now))
+        .map(|obj| row(printer, obj, include_object, now))
         .collect();
     let column_definitions = if with_columns {
-        Value::Array(columns(group, kind))
+        Value::Array(columns_of(printer))
     } else {
         Value::Null
     };
@@ -203,14 +218,14 @@ pub fn human_duration(d: std::time::Duration) -> String {
 
 /// One metav1.TableRow: cells, the object as `include_object` asks, and for pods the
 /// `Completed` row condition upstream adds to finished pods.
-fn row(group: &str, kind: &str, obj: &Value, include_object: &str, now: Timestamp) -> Value {
+fn row(printer: Option<&Printer>, obj: &Value, include_object: &str, now: Timestamp) -> Value {
     let mut row = Map::new();
     row.insert(
         "cells".to_string(),
-        Value::Array(cells(group, kind, obj, now)),
+        Value::Array(cells_of(printer, obj, now)),
     );
-    if group.is_empty() && kind == "Pod" {
-        if let Some(conditions) = pod::row_conditions(obj) {
+    if let Some(row_conditions) = printer.and_then(|p| p.conditions) {
+        if let Some(conditions) = row_conditions(obj) {
             row.insert("conditions".to_string(), conditions);
         }
     }
@@ -274,19 +289,18 @@ mod tests {
     #[test]
     fn every_printer_fills_one_cell_per_column() {
         let empty = json!({"metadata": {"name": "x"}});
-        for p in PRINTERS {
+        let printers = crate::kinds::printers();
+        assert!(printers.len() >= 19, "every served kind and the scale subresource have a printer");
+        for (kind, p) in printers {
             assert_eq!(
                 (p.cells)(&empty, now()).len(),
                 p.columns.len(),
-                "{}/{}",
-                p.group,
-                p.kind
+                "{kind}"
             );
             assert_eq!(
                 p.columns.iter().filter(|c| c.format == "name").count(),
                 1,
-                "{}",
-                p.kind
+                "{kind}"
             );
         }
     }

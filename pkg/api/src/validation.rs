@@ -1,7 +1,8 @@
 //! Upstream-compatible validation of every served kind, producing the causes of a 422 Invalid.
 //!
 //! Each kind lives in its own module with typed create/update/status functions; the three entry
-//! points here decode stored JSON into the k8s-openapi type and dispatch by group and kind.
+//! points here run the validator a kind's registry entry names (see `kinds::Behaviour::validate`),
+//! which decodes stored JSON into the k8s-openapi type with [`typed`].
 //! Fields upstream fills in by defaulting (restartPolicy, protocol, imagePullPolicy, ...) are
 //! only checked when present, so an object that skipped defaulting is not rejected for them.
 
@@ -29,15 +30,12 @@ use serde_json::Value;
 pub use field::{BadValue, ErrorType, FieldError, Path};
 pub use meta::{validate_object_meta, validate_object_meta_update, NameRule};
 
-use k8s_openapi::api::{
-    apps::v1 as apps_v1, coordination::v1 as coord_v1, core::v1 as core_v1, scheduling::v1 as scheduling_v1, storage::v1 as storage_v1,
-};
-
+use crate::kinds::Behaviour;
 use crate::Cause;
 
-/// What is being validated.
+/// What is being validated: a create, an update of the old object, or a status write over it.
 #[derive(Clone, Copy)]
-enum Op<'a> {
+pub enum Op<'a> {
     Create,
     Update(&'a Value),
     Status(&'a Value),
@@ -48,19 +46,34 @@ enum Op<'a> {
 /// its managedFields' field trees out of decoding (see [`without_field_trees`]); it is
 /// returned unchanged.
 pub fn validate_create(group: &str, kind: &str, obj: &mut Value) -> Vec<Cause> {
-    without_field_trees(obj, |obj| run(group, kind, obj, Op::Create))
+    validate_create_of(crate::kinds::behaviour(group, kind), obj)
+}
+
+/// [`validate_create`] for a kind's behaviour (its registry entry's).
+pub fn validate_create_of(kind: &dyn Behaviour, obj: &mut Value) -> Vec<Cause> {
+    without_field_trees(obj, |obj| run(kind, obj, Op::Create))
 }
 
 /// Validates an update of `old` to `new` (both stored JSON), including metadata-update rules.
 /// Both are returned unchanged.
 pub fn validate_update(group: &str, kind: &str, new: &mut Value, old: &mut Value) -> Vec<Cause> {
-    without_field_trees(old, |old| without_field_trees(new, |new| run(group, kind, new, Op::Update(old))))
+    validate_update_of(crate::kinds::behaviour(group, kind), new, old)
+}
+
+/// [`validate_update`] for a kind's behaviour (its registry entry's).
+pub fn validate_update_of(kind: &dyn Behaviour, new: &mut Value, old: &mut Value) -> Vec<Cause> {
+    without_field_trees(old, |old| without_field_trees(new, |new| run(kind, new, Op::Update(old))))
 }
 
 /// Validates a write to the status subresource (metadata update rules + status-specific checks
 /// where simple). Both objects are returned unchanged.
 pub fn validate_status_update(group: &str, kind: &str, new: &mut Value, old: &mut Value) -> Vec<Cause> {
-    without_field_trees(old, |old| without_field_trees(new, |new| run(group, kind, new, Op::Status(old))))
+    validate_status_update_of(crate::kinds::behaviour(group, kind), new, old)
+}
+
+/// [`validate_status_update`] for a kind's behaviour (its registry entry's).
+pub fn validate_status_update_of(kind: &dyn Behaviour, new: &mut Value, old: &mut Value) -> Vec<Cause> {
+    without_field_trees(old, |old| without_field_trees(new, |new| run(kind, new, Op::Status(old))))
 }
 
 /// Runs `f` on `obj` with the `fieldsV1` of each managedFields entry taken out, then puts them
@@ -111,7 +124,7 @@ fn decode<T: DeserializeOwned>(v: &Value) -> Result<T, FieldError> {
 }
 
 /// Decodes `new` (and the old object, for updates) and runs the matching validator.
-fn typed<T: DeserializeOwned>(
+pub fn typed<T: DeserializeOwned>(
     obj: &Value,
     op: Op,
     create: impl Fn(&T) -> Vec<FieldError>,
@@ -139,104 +152,15 @@ fn typed<T: DeserializeOwned>(
 }
 
 /// The status subresource of kinds with no status-specific rules: metadata rules only.
-fn meta_only<T: k8s_openapi::Metadata<Ty = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>>(
+pub fn meta_only<T: k8s_openapi::Metadata<Ty = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>>(
     new: &T,
     old: &T,
 ) -> Vec<FieldError> {
     validate_object_meta_update(new.metadata(), old.metadata())
 }
 
-fn run(group: &str, kind: &str, obj: &Value, op: Op) -> Vec<Cause> {
-    let errs = match (group, kind) {
-        ("", "Pod") => typed::<core_v1::Pod>(obj, op, pod::validate_pod, pod::validate_pod_update, pod::validate_pod_status_update),
-        ("", "PodTemplate") => {
-            typed::<core_v1::PodTemplate>(obj, op, pod::validate_pod_template, pod::validate_pod_template_update, meta_only)
-        }
-        ("", "Namespace") => typed::<core_v1::Namespace>(
-            obj,
-            op,
-            node::validate_namespace,
-            node::validate_namespace_update,
-            node::validate_namespace_status_update,
-        ),
-        ("", "Node") => typed::<core_v1::Node>(obj, op, node::validate_node, node::validate_node_update, node::validate_node_update),
-        ("", "Event") => {
-            typed::<core_v1::Event>(obj, op, event::validate_event, event::validate_event_update, event::validate_event_update)
-        }
-        ("events.k8s.io", "Event") => typed::<core_v1::Event>(
-            obj,
-            op,
-            event::validate_event_strict,
-            event::validate_event_update_strict,
-            event::validate_event_update_strict,
-        ),
-        ("", "ConfigMap") => {
-            typed::<core_v1::ConfigMap>(obj, op, config::validate_config_map, config::validate_config_map_update, meta_only)
-        }
-        ("", "Secret") => typed::<core_v1::Secret>(obj, op, config::validate_secret, config::validate_secret_update, meta_only),
-        ("", "ServiceAccount") => {
-            typed::<core_v1::ServiceAccount>(obj, op, config::validate_service_account, config::validate_service_account_update, meta_only)
-        }
-        ("", "Service") => typed::<core_v1::Service>(
-            obj,
-            op,
-            service::validate_service,
-            service::validate_service_update,
-            service::validate_service_status_update,
-        ),
-        ("", "Endpoints") => {
-            typed::<core_v1::Endpoints>(obj, op, service::validate_endpoints, service::validate_endpoints_update, meta_only)
-        }
-        ("", "PersistentVolume") => typed::<core_v1::PersistentVolume>(
-            obj,
-            op,
-            storage::validate_persistent_volume,
-            storage::validate_persistent_volume_update,
-            meta_only,
-        ),
-        ("", "PersistentVolumeClaim") => typed::<core_v1::PersistentVolumeClaim>(
-            obj,
-            op,
-            storage::validate_persistent_volume_claim,
-            storage::validate_persistent_volume_claim_update,
-            storage::validate_persistent_volume_claim_status_update,
-        ),
-        ("apps", "Deployment") => {
-            let given = apps::selector_given(obj);
-            typed::<apps_v1::Deployment>(
-                obj,
-                op,
-                |d| apps::deployment_errors(d, given),
-                |n, o| apps::deployment_update_errors(n, o, given),
-                apps::validate_deployment_status_update,
-            )
-        }
-        ("apps", "ReplicaSet") => {
-            let given = apps::selector_given(obj);
-            typed::<apps_v1::ReplicaSet>(
-                obj,
-                op,
-                |r| apps::replica_set_errors(r, given),
-                |n, o| apps::replica_set_update_errors(n, o, given),
-                apps::validate_replica_set_status_update,
-            )
-        }
-        ("storage.k8s.io", "StorageClass") => {
-            typed::<storage_v1::StorageClass>(obj, op, storage::validate_storage_class, storage::validate_storage_class_update, meta_only)
-        }
-        ("scheduling.k8s.io", "PriorityClass") => typed::<scheduling_v1::PriorityClass>(
-            obj,
-            op,
-            priority_class::validate_priority_class,
-            priority_class::validate_priority_class_update,
-            meta_only,
-        ),
-        ("coordination.k8s.io", "Lease") => {
-            typed::<coord_v1::Lease>(obj, op, coordination::validate_lease, coordination::validate_lease_update, meta_only)
-        }
-        _ => Vec::new(),
-    };
-    to_causes(&errs)
+fn run(kind: &dyn Behaviour, obj: &Value, op: Op) -> Vec<Cause> {
+    to_causes(&kind.validate(obj, op))
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use corekube_api::kinds::{ResourceDef, SubresourceDef, RESOURCES};
+use corekube_api::kinds::{snapshot as served_kinds, ResourceDef, SubresourceDef};
 use schemars::generate::SchemaSettings;
 use schemars::{Schema, SchemaGenerator};
 use serde_json::{json, Map, Value};
@@ -90,7 +90,7 @@ fn upper_first(s: &str) -> String {
 /// Every served group-version, in registry order.
 pub(crate) fn served_gvs() -> Vec<Gv> {
     let mut out: Vec<Gv> = Vec::new();
-    for d in RESOURCES {
+    for d in served_kinds().iter().copied() {
         let gv = Gv { group: d.group, version: d.version };
         if !out.contains(&gv) {
             out.push(gv);
@@ -104,7 +104,7 @@ pub(crate) fn find_gv(path_key: &str) -> Option<Gv> {
 }
 
 fn resources_in(gvs: &[Gv]) -> Vec<&'static ResourceDef> {
-    RESOURCES.iter().filter(|d| gvs.iter().any(|gv| gv.group == d.group && gv.version == d.version)).collect()
+    served_kinds().iter().copied().filter(|d| gvs.iter().any(|gv| gv.group == d.group && gv.version == d.version)).collect()
 }
 
 fn gvk_json(group: &str, version: &str, kind: &str) -> Value {

@@ -1,12 +1,25 @@
-//! The kinds registry: the one table of served resources. Routes, discovery, field selectors and storage keys are all
-//! derived from it, so adding a kind is one entry here plus its strategy in the apiserver.
+//! The kinds registry: one entry per served kind, each pointing at everything the kind does
+//! differently (its [`Behaviour`]). Routes, discovery, OpenAPI, tables, field selectors,
+//! defaults, validation, strategies and storage keys are all derived from it. A kind lives in
+//! one folder (`kinds/<group>/<kind>/`), whose `DEF` is its entry; adding a built-in kind is that
+//! folder plus one line in [`BUILTIN`]. Entries can also be added and removed while the server
+//! runs ([`add`], [`remove`]); requests read a cheap snapshot of the current table.
 
-use k8s_openapi::api::{
-    apps::v1 as apps, coordination::v1 as coordination, core::v1 as core, events::v1 as events, scheduling::v1 as scheduling,
-    storage::v1 as storage,
-};
+mod behaviour;
+pub mod apps;
+pub mod coordination;
+pub mod core;
+pub mod discovery;
+pub mod events;
+pub mod scheduling;
+pub mod storage;
 
-use crate::decode::{typed, Codec};
+use std::sync::{Arc, LazyLock, PoisonError, RwLock};
+
+pub use behaviour::{Admission, Behaviour, DeletePlan, Generic};
+
+use crate::decode::Codec;
+use crate::table::Printer;
 
 /// A field a field selector may name, where its value lives in the stored object, and the value
 /// used when the object does not set it (upstream's field-label functions return "" or "false").
@@ -18,11 +31,11 @@ pub struct FieldLabel {
     pub default: &'static str,
 }
 
-const fn field(label: &'static str, path: &'static str) -> FieldLabel {
+pub const fn field(label: &'static str, path: &'static str) -> FieldLabel {
     FieldLabel { label, path, default: "" }
 }
 
-const fn field_or(label: &'static str, path: &'static str, default: &'static str) -> FieldLabel {
+pub const fn field_or(label: &'static str, path: &'static str, default: &'static str) -> FieldLabel {
     FieldLabel { label, path, default }
 }
 
@@ -34,6 +47,8 @@ pub struct SubresourceDef {
     pub version: &'static str,
     pub kind: &'static str,
     pub verbs: &'static [&'static str],
+    /// The printer of the subresource's kind (the scale subresource's), if it has one.
+    pub printer: Option<&'static Printer>,
 }
 
 /// One served resource of one group-version.
@@ -56,6 +71,9 @@ pub struct ResourceDef {
     pub field_labels: &'static [FieldLabel],
     /// Reads a body of this kind through its k8s-openapi type.
     pub codec: Codec,
+    /// Everything the kind does differently from the generic rules. The API server uses the
+    /// storage entry's behaviour for writes and this entry's for tables.
+    pub behaviour: &'static dyn Behaviour,
 }
 
 impl ResourceDef {
@@ -91,7 +109,8 @@ impl ResourceDef {
 
     /// The entry whose object form is the one kept in storage.
     pub fn storage_def(&self) -> &'static ResourceDef {
-        RESOURCES.iter().find(|d| d.storage_resource == self.storage_resource).expect("every storage resource has an entry")
+        with_entries(|entries| entries.iter().copied().find(|d| d.storage_resource == self.storage_resource))
+            .expect("every storage resource has an entry")
     }
 
     /// The value a field selector label has on a stored object, or None if the label is not
@@ -120,197 +139,92 @@ impl ResourceDef {
     }
 }
 
-const ALL_VERBS: &[&str] = &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
-const NO_COLLECTION_DELETE: &[&str] = &["create", "delete", "get", "list", "patch", "update", "watch"];
-const STATUS_VERBS: &[&str] = &["get", "patch", "update"];
+pub const ALL_VERBS: &[&str] = &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
+pub const NO_COLLECTION_DELETE: &[&str] = &["create", "delete", "get", "list", "patch", "update", "watch"];
+pub const STATUS_VERBS: &[&str] = &["get", "patch", "update"];
 
-const SCALE: SubresourceDef = SubresourceDef { name: "scale", group: "autoscaling", version: "v1", kind: "Scale", verbs: STATUS_VERBS };
+pub const SCALE: SubresourceDef =
+    SubresourceDef { name: "scale", group: "autoscaling", version: "v1", kind: "Scale", verbs: STATUS_VERBS, printer: Some(&crate::table::SCALE) };
 
-const fn status_of(group: &'static str, version: &'static str, kind: &'static str) -> SubresourceDef {
-    SubresourceDef { name: "status", group, version, kind, verbs: STATUS_VERBS }
+pub const fn status_of(group: &'static str, version: &'static str, kind: &'static str) -> SubresourceDef {
+    SubresourceDef { name: "status", group, version, kind, verbs: STATUS_VERBS, printer: None }
 }
 
-const POD_FIELDS: &[FieldLabel] = &[
-    field("spec.nodeName", "spec.nodeName"),
-    field("spec.restartPolicy", "spec.restartPolicy"),
-    field("spec.schedulerName", "spec.schedulerName"),
-    field("spec.serviceAccountName", "spec.serviceAccountName"),
-    field_or("spec.hostNetwork", "spec.hostNetwork", "false"),
-    field("status.phase", "status.phase"),
-    field("status.podIP", "status.podIP"),
-    field("status.nominatedNodeName", "status.nominatedNodeName"),
+/// The built-in kinds, in discovery order (which is also the order `kubectl get all` lists).
+pub static BUILTIN: &[&ResourceDef] = &[
+    &core::pod::DEF,
+    &core::service::DEF,
+    &core::namespace::DEF,
+    &core::node::DEF,
+    &core::event::DEF,
+    &core::configmap::DEF,
+    &core::secret::DEF,
+    &core::serviceaccount::DEF,
+    &core::endpoints::DEF,
+    &core::persistentvolume::DEF,
+    &core::persistentvolumeclaim::DEF,
+    &core::podtemplate::DEF,
+    &apps::deployment::DEF,
+    &apps::replicaset::DEF,
+    &storage::storageclass::DEF,
+    &scheduling::priorityclass::DEF,
+    &coordination::lease::DEF,
+    &events::event::DEF,
 ];
 
-const EVENT_FIELDS: &[FieldLabel] = &[
-    field("involvedObject.kind", "involvedObject.kind"),
-    field("involvedObject.namespace", "involvedObject.namespace"),
-    field("involvedObject.name", "involvedObject.name"),
-    field("involvedObject.uid", "involvedObject.uid"),
-    field("involvedObject.apiVersion", "involvedObject.apiVersion"),
-    field("involvedObject.resourceVersion", "involvedObject.resourceVersion"),
-    field("involvedObject.fieldPath", "involvedObject.fieldPath"),
-    field("reason", "reason"),
-    field("reportingComponent", "reportingComponent"),
-    field("source", "source.component"),
-    field("type", "type"),
-];
+/// The served entries: the built-ins, then those added at run time. Writers replace the whole
+/// list (entries change rarely); readers clone the `Arc` or look through it under the read lock.
+static ENTRIES: LazyLock<RwLock<Arc<[&'static ResourceDef]>>> = LazyLock::new(|| RwLock::new(BUILTIN.into()));
 
-/// events.k8s.io names the same stored fields after its own schema.
-const EVENTS_V1_FIELDS: &[FieldLabel] = &[
-    field("regarding.kind", "involvedObject.kind"),
-    field("regarding.namespace", "involvedObject.namespace"),
-    field("regarding.name", "involvedObject.name"),
-    field("regarding.uid", "involvedObject.uid"),
-    field("regarding.apiVersion", "involvedObject.apiVersion"),
-    field("regarding.resourceVersion", "involvedObject.resourceVersion"),
-    field("regarding.fieldPath", "involvedObject.fieldPath"),
-    field("reason", "reason"),
-    field("reportingController", "reportingComponent"),
-    field("type", "type"),
-    field("deprecatedSource.component", "source.component"),
-];
+fn with_entries<R>(f: impl FnOnce(&[&'static ResourceDef]) -> R) -> R {
+    f(&ENTRIES.read().unwrap_or_else(PoisonError::into_inner))
+}
 
-/// Every served resource, in discovery order (which is also the order `kubectl get all` lists).
-pub static RESOURCES: &[ResourceDef] = &[
-    ResourceDef {
-        group: "", version: "v1", kind: "Pod", plural: "pods", singular: "pod", namespaced: true,
-        short_names: &["po"], categories: &["all"], verbs: ALL_VERBS,
-        subresources: &[
-            status_of("", "v1", "Pod"),
-            SubresourceDef { name: "binding", group: "", version: "v1", kind: "Binding", verbs: &["create"] },
-        ],
-        storage_resource: "pods", field_labels: POD_FIELDS,
-        codec: typed::<core::Pod>,
-    },
-    ResourceDef {
-        group: "", version: "v1", kind: "Service", plural: "services", singular: "service", namespaced: true,
-        short_names: &["svc"], categories: &["all"], verbs: ALL_VERBS,
-        subresources: &[status_of("", "v1", "Service")],
-        storage_resource: "services",
-        field_labels: &[field("spec.clusterIP", "spec.clusterIP"), field("spec.type", "spec.type")],
-        codec: typed::<core::Service>,
-    },
-    ResourceDef {
-        group: "", version: "v1", kind: "Namespace", plural: "namespaces", singular: "namespace", namespaced: false,
-        short_names: &["ns"], categories: &[], verbs: NO_COLLECTION_DELETE,
-        subresources: &[
-            status_of("", "v1", "Namespace"),
-            SubresourceDef { name: "finalize", group: "", version: "v1", kind: "Namespace", verbs: &["update"] },
-        ],
-        storage_resource: "namespaces", field_labels: &[field("status.phase", "status.phase")],
-        codec: typed::<core::Namespace>,
-    },
-    ResourceDef {
-        group: "", version: "v1", kind: "Node", plural: "nodes", singular: "node", namespaced: false,
-        short_names: &["no"], categories: &[], verbs: ALL_VERBS,
-        subresources: &[status_of("", "v1", "Node")],
-        storage_resource: "nodes", field_labels: &[field_or("spec.unschedulable", "spec.unschedulable", "false")],
-        codec: typed::<core::Node>,
-    },
-    ResourceDef {
-        group: "", version: "v1", kind: "Event", plural: "events", singular: "event", namespaced: true,
-        short_names: &["ev"], categories: &[], verbs: ALL_VERBS, subresources: &[],
-        storage_resource: "events", field_labels: EVENT_FIELDS,
-        codec: typed::<core::Event>,
-    },
-    ResourceDef {
-        group: "", version: "v1", kind: "ConfigMap", plural: "configmaps", singular: "configmap", namespaced: true,
-        short_names: &["cm"], categories: &[], verbs: ALL_VERBS, subresources: &[],
-        storage_resource: "configmaps", field_labels: &[],
-        codec: typed::<core::ConfigMap>,
-    },
-    ResourceDef {
-        group: "", version: "v1", kind: "Secret", plural: "secrets", singular: "secret", namespaced: true,
-        short_names: &[], categories: &[], verbs: ALL_VERBS, subresources: &[],
-        storage_resource: "secrets", field_labels: &[field("type", "type")],
-        codec: typed::<core::Secret>,
-    },
-    ResourceDef {
-        group: "", version: "v1", kind: "ServiceAccount", plural: "serviceaccounts", singular: "serviceaccount",
-        namespaced: true, short_names: &["sa"], categories: &[], verbs: ALL_VERBS, subresources: &[],
-        storage_resource: "serviceaccounts", field_labels: &[],
-        codec: typed::<core::ServiceAccount>,
-    },
-    ResourceDef {
-        group: "", version: "v1", kind: "Endpoints", plural: "endpoints", singular: "endpoints", namespaced: true,
-        short_names: &["ep"], categories: &[], verbs: ALL_VERBS, subresources: &[],
-        storage_resource: "endpoints", field_labels: &[],
-        codec: typed::<core::Endpoints>,
-    },
-    ResourceDef {
-        group: "", version: "v1", kind: "PersistentVolume", plural: "persistentvolumes", singular: "persistentvolume",
-        namespaced: false, short_names: &["pv"], categories: &[], verbs: ALL_VERBS,
-        subresources: &[status_of("", "v1", "PersistentVolume")],
-        storage_resource: "persistentvolumes", field_labels: &[],
-        codec: typed::<core::PersistentVolume>,
-    },
-    ResourceDef {
-        group: "", version: "v1", kind: "PersistentVolumeClaim", plural: "persistentvolumeclaims",
-        singular: "persistentvolumeclaim", namespaced: true, short_names: &["pvc"], categories: &[], verbs: ALL_VERBS,
-        subresources: &[status_of("", "v1", "PersistentVolumeClaim")],
-        storage_resource: "persistentvolumeclaims", field_labels: &[],
-        codec: typed::<core::PersistentVolumeClaim>,
-    },
-    ResourceDef {
-        group: "", version: "v1", kind: "PodTemplate", plural: "podtemplates", singular: "podtemplate", namespaced: true,
-        short_names: &[], categories: &[], verbs: ALL_VERBS, subresources: &[],
-        storage_resource: "podtemplates", field_labels: &[],
-        codec: typed::<core::PodTemplate>,
-    },
-    ResourceDef {
-        group: "apps", version: "v1", kind: "Deployment", plural: "deployments", singular: "deployment", namespaced: true,
-        short_names: &["deploy"], categories: &["all"], verbs: ALL_VERBS,
-        subresources: &[status_of("apps", "v1", "Deployment"), SCALE],
-        storage_resource: "deployments", field_labels: &[],
-        codec: typed::<apps::Deployment>,
-    },
-    ResourceDef {
-        group: "apps", version: "v1", kind: "ReplicaSet", plural: "replicasets", singular: "replicaset", namespaced: true,
-        short_names: &["rs"], categories: &["all"], verbs: ALL_VERBS,
-        subresources: &[status_of("apps", "v1", "ReplicaSet"), SCALE],
-        storage_resource: "replicasets", field_labels: &[field_or("status.replicas", "status.replicas", "0")],
-        codec: typed::<apps::ReplicaSet>,
-    },
-    ResourceDef {
-        group: "storage.k8s.io", version: "v1", kind: "StorageClass", plural: "storageclasses", singular: "storageclass",
-        namespaced: false, short_names: &["sc"], categories: &[], verbs: ALL_VERBS, subresources: &[],
-        storage_resource: "storageclasses", field_labels: &[],
-        codec: typed::<storage::StorageClass>,
-    },
-    ResourceDef {
-        group: "scheduling.k8s.io", version: "v1", kind: "PriorityClass", plural: "priorityclasses", singular: "priorityclass",
-        namespaced: false, short_names: &["pc"], categories: &[], verbs: ALL_VERBS, subresources: &[],
-        storage_resource: "priorityclasses", field_labels: &[],
-        codec: typed::<scheduling::PriorityClass>,
-    },
-    ResourceDef {
-        group: "coordination.k8s.io", version: "v1", kind: "Lease", plural: "leases", singular: "lease", namespaced: true,
-        short_names: &[], categories: &[], verbs: ALL_VERBS, subresources: &[],
-        storage_resource: "leases", field_labels: &[],
-        codec: typed::<coordination::Lease>,
-    },
-    ResourceDef {
-        group: "events.k8s.io", version: "v1", kind: "Event", plural: "events", singular: "event", namespaced: true,
-        short_names: &["ev"], categories: &[], verbs: ALL_VERBS, subresources: &[],
-        storage_resource: "events", field_labels: EVENTS_V1_FIELDS,
-        codec: typed::<events::Event>,
-    },
-];
+/// Every served entry as of now, in discovery order. The snapshot stays valid while entries are
+/// added or removed.
+pub fn snapshot() -> Arc<[&'static ResourceDef]> {
+    ENTRIES.read().unwrap_or_else(PoisonError::into_inner).clone()
+}
+
+/// Serves a new entry (a kind known only at run time). Refused when its route is already served
+/// or its storage resource belongs to another kind's entry.
+pub fn add(def: &'static ResourceDef) -> Result<(), String> {
+    let mut entries = ENTRIES.write().unwrap_or_else(PoisonError::into_inner);
+    if entries.iter().any(|d| d.group == def.group && d.version == def.version && d.plural == def.plural) {
+        return Err(format!("{}/{} {} is already served", def.group, def.version, def.plural));
+    }
+    let mut next: Vec<&'static ResourceDef> = entries.to_vec();
+    next.push(def);
+    *entries = next.into();
+    Ok(())
+}
+
+/// Stops serving an entry added at run time, returning it. Built-in entries stay. The entry's
+/// memory is not reclaimed: requests in flight may still hold it.
+pub fn remove(group: &str, version: &str, plural: &str) -> Option<&'static ResourceDef> {
+    let mut entries = ENTRIES.write().unwrap_or_else(PoisonError::into_inner);
+    let found = entries.iter().copied().find(|d| d.group == group && d.version == version && d.plural == plural)?;
+    if BUILTIN.iter().any(|b| std::ptr::eq(*b, found)) {
+        return None;
+    }
+    *entries = entries.iter().copied().filter(|d| !std::ptr::eq(*d, found)).collect::<Vec<_>>().into();
+    Some(found)
+}
 
 /// The served resource at `/api[s]/{group}/{version}/{plural}`.
 pub fn find(group: &str, version: &str, plural: &str) -> Option<&'static ResourceDef> {
-    RESOURCES.iter().find(|d| d.group == group && d.version == version && d.plural == plural)
+    with_entries(|entries| entries.iter().copied().find(|d| d.group == group && d.version == version && d.plural == plural))
 }
 
 /// The served resource of a kind in a group-version, for checking a body's `kind`.
 pub fn find_kind(group: &str, version: &str, kind: &str) -> Option<&'static ResourceDef> {
-    RESOURCES.iter().find(|d| d.group == group && d.version == version && d.kind == kind)
+    with_entries(|entries| entries.iter().copied().find(|d| d.group == group && d.version == version && d.kind == kind))
 }
 
 /// Group names in discovery order, the core group ("") first.
 pub fn groups() -> Vec<&'static str> {
     let mut out: Vec<&'static str> = Vec::new();
-    for d in RESOURCES {
+    for d in snapshot().iter() {
         if !out.contains(&d.group) {
             out.push(d.group);
         }
@@ -321,7 +235,7 @@ pub fn groups() -> Vec<&'static str> {
 /// Versions served for a group, preferred first.
 pub fn versions(group: &str) -> Vec<&'static str> {
     let mut out: Vec<&'static str> = Vec::new();
-    for d in RESOURCES.iter().filter(|d| d.group == group) {
+    for d in snapshot().iter().filter(|d| d.group == group) {
         if !out.contains(&d.version) {
             out.push(d.version);
         }
@@ -330,8 +244,46 @@ pub fn versions(group: &str) -> Vec<&'static str> {
 }
 
 /// Resources of one group-version, in registry order.
-pub fn resources_of<'a>(group: &'a str, version: &'a str) -> impl Iterator<Item = &'static ResourceDef> + 'a {
-    RESOURCES.iter().filter(move |d| d.group == group && d.version == version)
+pub fn resources_of(group: &str, version: &str) -> impl Iterator<Item = &'static ResourceDef> {
+    let of: Vec<&'static ResourceDef> = snapshot().iter().copied().filter(|d| d.group == group && d.version == version).collect();
+    of.into_iter()
+}
+
+/// The first served entry of a kind in a group, any version (for callers that name a kind, such
+/// as tests and benchmarks).
+pub fn find_group_kind(group: &str, kind: &str) -> Option<&'static ResourceDef> {
+    with_entries(|entries| entries.iter().copied().find(|d| d.group == group && d.kind == kind))
+}
+
+/// The behaviour of a kind in a group; kinds not served follow the generic rules.
+pub fn behaviour(group: &str, kind: &str) -> &'static dyn Behaviour {
+    find_group_kind(group, kind).map_or(&Generic, |d| d.behaviour)
+}
+
+/// The printer of a kind in a group: a served kind's, or a subresource kind's (autoscaling Scale).
+pub fn printer(group: &str, kind: &str) -> Option<&'static Printer> {
+    if let Some(def) = find_group_kind(group, kind) {
+        return def.behaviour.printer();
+    }
+    with_entries(|entries| {
+        entries.iter().flat_map(|d| d.subresources.iter()).find(|s| s.group == group && s.kind == kind).and_then(|s| s.printer)
+    })
+}
+
+/// Every printer of a served entry or subresource, with the kind it prints.
+pub fn printers() -> Vec<(String, &'static Printer)> {
+    let mut out: Vec<(String, &'static Printer)> = Vec::new();
+    for d in snapshot().iter() {
+        if let Some(p) = d.behaviour.printer() {
+            out.push((format!("{}/{}", d.group, d.kind), p));
+        }
+        for s in d.subresources {
+            if let Some(p) = s.printer {
+                out.push((format!("{}/{} {}", d.group, d.kind, s.name), p));
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -341,9 +293,9 @@ mod tests {
 
     #[test]
     fn every_storage_resource_has_one_owner_and_unique_routes() {
-        for d in RESOURCES {
+        for d in snapshot().iter() {
             assert_eq!(d.storage_def().storage_resource, d.storage_resource);
-            let same_route = RESOURCES.iter().filter(|o| o.group == d.group && o.version == d.version && o.plural == d.plural).count();
+            let same_route = snapshot().iter().filter(|o| o.group == d.group && o.version == d.version && o.plural == d.plural).count();
             assert_eq!(same_route, 1, "{} served twice", d.plural);
         }
         assert!(find("events.k8s.io", "v1", "events").unwrap().is_converted_view());

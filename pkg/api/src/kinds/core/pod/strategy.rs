@@ -2,13 +2,13 @@
 
 use serde_json::{json, Value};
 
-use super::DeletePlan;
+use crate::kinds::DeletePlan;
 
 /// Upstream's default when neither the request nor the pod names a grace period.
 const DEFAULT_GRACE_SECONDS: i64 = 30;
 
 pub fn prepare_for_create(pod: &mut Value) {
-    let qos = corekube_api::qos::qos_class(pod);
+    let qos = crate::qos::qos_class(pod);
     pod["status"] = json!({"phase": "Pending", "qosClass": qos});
 }
 

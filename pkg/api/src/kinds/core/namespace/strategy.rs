@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use super::DeletePlan;
+use crate::kinds::DeletePlan;
 
 /// Namespaces upstream refuses to delete.
 const PROTECTED: &[&str] = &["default", "kube-system", "kube-public"];
@@ -14,7 +14,7 @@ pub fn is_protected_namespace(name: &str) -> bool {
 
 pub fn is_terminating(ns: &Value) -> bool {
     ns.pointer("/status/phase").and_then(|p| p.as_str()) == Some("Terminating")
-        || corekube_api::meta::deletion_timestamp(ns).is_some()
+        || crate::meta::deletion_timestamp(ns).is_some()
 }
 
 pub fn prepare_for_create(ns: &mut Value) {

@@ -1,0 +1,4 @@
+//! apps/v1: the workload controllers' kinds.
+
+pub mod deployment;
+pub mod replicaset;

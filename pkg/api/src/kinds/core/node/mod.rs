@@ -1,0 +1,37 @@
+//! core/v1 Node: defaults, validation, printer and the `spec.unschedulable` field label.
+
+use k8s_openapi::api::core::v1 as core;
+use serde_json::{Map, Value};
+
+use crate::decode::typed;
+use crate::kinds::{field_or, status_of, ALL_VERBS, Behaviour, ResourceDef};
+use crate::table::{self, Printer};
+use crate::validation::{self, FieldError, Op};
+
+pub static DEF: ResourceDef = ResourceDef {
+    group: "", version: "v1", kind: "Node", plural: "nodes", singular: "node", namespaced: false,
+    short_names: &["no"], categories: &[], verbs: ALL_VERBS,
+    subresources: &[status_of("", "v1", "Node")],
+    storage_resource: "nodes", field_labels: &[field_or("spec.unschedulable", "spec.unschedulable", "false")],
+    codec: typed::<core::Node>,
+    behaviour: &Node,
+};
+
+#[derive(Debug)]
+pub struct Node;
+
+impl Behaviour for Node {
+    fn defaults(&self, obj: &mut Map<String, Value>) {
+        crate::defaults::default_node(obj);
+    }
+
+    fn validate(&self, obj: &Value, op: Op) -> Vec<FieldError> {
+        use validation::node;
+        validation::typed::<core::Node>(obj, op, node::validate_node, node::validate_node_update, node::validate_node_update)
+    }
+
+    fn printer(&self) -> Option<&'static Printer> {
+        Some(&table::NODE)
+    }
+
+}

@@ -1,0 +1,42 @@
+//! core/v1 PersistentVolume: defaults, validation, printer; created Pending.
+
+use k8s_openapi::api::core::v1 as core;
+use serde_json::{Map, Value};
+
+use crate::decode::typed;
+use crate::kinds::{status_of, ALL_VERBS, Behaviour, ResourceDef};
+use crate::table::{self, Printer};
+use crate::validation::{self, FieldError, Op};
+
+pub static DEF: ResourceDef = ResourceDef {
+    group: "", version: "v1", kind: "PersistentVolume", plural: "persistentvolumes", singular: "persistentvolume",
+    namespaced: false, short_names: &["pv"], categories: &[], verbs: ALL_VERBS,
+    subresources: &[status_of("", "v1", "PersistentVolume")],
+    storage_resource: "persistentvolumes", field_labels: &[],
+    codec: typed::<core::PersistentVolume>,
+    behaviour: &PersistentVolume,
+};
+
+#[derive(Debug)]
+pub struct PersistentVolume;
+
+impl Behaviour for PersistentVolume {
+    fn defaults(&self, obj: &mut Map<String, Value>) {
+        crate::defaults::default_persistent_volume(obj);
+    }
+
+    fn validate(&self, obj: &Value, op: Op) -> Vec<FieldError> {
+        use validation::storage;
+        validation::typed::<core::PersistentVolume>(obj, op, storage::validate_persistent_volume, storage::validate_persistent_volume_update, validation::meta_only)
+    }
+
+    fn printer(&self) -> Option<&'static Printer> {
+        Some(&table::PERSISTENT_VOLUME)
+    }
+
+    // Status is written by controllers through /status, never by the creator.
+    fn prepare_for_create(&self, obj: &mut Value) {
+        obj["status"] = serde_json::json!({"phase": "Pending"});
+    }
+
+}

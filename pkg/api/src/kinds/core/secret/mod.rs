@@ -1,0 +1,45 @@
+//! core/v1 Secret: `stringData` is merged into `data` on every write and never stored.
+
+mod strategy;
+
+use k8s_openapi::api::core::v1 as core;
+use serde_json::{Map, Value};
+
+use crate::decode::typed;
+use crate::kinds::{field, Behaviour, ResourceDef, ALL_VERBS};
+use crate::table::{self, Printer};
+use crate::validation::{self, FieldError, Op};
+
+pub static DEF: ResourceDef = ResourceDef {
+    group: "", version: "v1", kind: "Secret", plural: "secrets", singular: "secret", namespaced: true,
+    short_names: &[], categories: &[], verbs: ALL_VERBS, subresources: &[],
+    storage_resource: "secrets", field_labels: &[field("type", "type")],
+    codec: typed::<core::Secret>,
+    behaviour: &Secret,
+};
+
+#[derive(Debug)]
+pub struct Secret;
+
+impl Behaviour for Secret {
+    fn defaults(&self, obj: &mut Map<String, Value>) {
+        crate::defaults::default_secret(obj);
+    }
+
+    fn validate(&self, obj: &Value, op: Op) -> Vec<FieldError> {
+        use validation::config;
+        validation::typed::<core::Secret>(obj, op, config::validate_secret, config::validate_secret_update, validation::meta_only)
+    }
+
+    fn printer(&self) -> Option<&'static Printer> {
+        Some(&table::SECRET)
+    }
+
+    fn prepare_for_create(&self, obj: &mut Value) {
+        strategy::merge_string_data(obj);
+    }
+
+    fn prepare_for_update(&self, new: &mut Value, _old: &Value) {
+        strategy::merge_string_data(new);
+    }
+}

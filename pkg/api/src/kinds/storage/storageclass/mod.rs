@@ -1,0 +1,36 @@
+//! storage.k8s.io/v1 StorageClass: defaults, validation and printer.
+
+use k8s_openapi::api::storage::v1 as storage;
+use serde_json::{Map, Value};
+
+use crate::decode::typed;
+use crate::kinds::{ALL_VERBS, Behaviour, ResourceDef};
+use crate::table::{self, Printer};
+use crate::validation::{self, FieldError, Op};
+
+pub static DEF: ResourceDef = ResourceDef {
+    group: "storage.k8s.io", version: "v1", kind: "StorageClass", plural: "storageclasses", singular: "storageclass",
+    namespaced: false, short_names: &["sc"], categories: &[], verbs: ALL_VERBS, subresources: &[],
+    storage_resource: "storageclasses", field_labels: &[],
+    codec: typed::<storage::StorageClass>,
+    behaviour: &StorageClass,
+};
+
+#[derive(Debug)]
+pub struct StorageClass;
+
+impl Behaviour for StorageClass {
+    fn defaults(&self, obj: &mut Map<String, Value>) {
+        crate::defaults::default_storage_class(obj);
+    }
+
+    fn validate(&self, obj: &Value, op: Op) -> Vec<FieldError> {
+        use validation::storage as v;
+        validation::typed::<storage::StorageClass>(obj, op, v::validate_storage_class, v::validate_storage_class_update, validation::meta_only)
+    }
+
+    fn printer(&self) -> Option<&'static Printer> {
+        Some(&table::STORAGE_CLASS)
+    }
+
+}

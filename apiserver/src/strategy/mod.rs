@@ -92,7 +92,7 @@ pub fn prepare_for_update(def: &ResourceDef, subresource: Option<&str>, new: &mu
         }
     }
     // A binding writes the pod past its strategy upstream, so it leaves the generation alone.
-    if kind.tracks_generation() && subresource != Some("binding") && new.get("spec") != old.get("spec") {
+    if kind.tracks_generation() && subresource != Some("binding") && kind.spec_changed(new, old) {
         let g = corekube_api::meta::generation(old);
         corekube_api::meta::set(new, "generation", (g + 1).into());
     }

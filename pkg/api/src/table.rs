@@ -4,9 +4,9 @@
 //! hides `priority > 0` columns), so every printer here emits all of its columns.
 
 mod apps;
-mod descriptions;
+pub(crate) mod descriptions;
 mod events;
-mod format;
+pub(crate) mod format;
 mod network;
 mod node;
 mod pod;
@@ -63,7 +63,7 @@ impl Column {
 
     pub const AGE: Column = Column::new("Age", "string", doc::OBJECT_CREATION_TIMESTAMP);
 
-    fn to_json(&self) -> Value {
+    pub fn to_json(&self) -> Value {
         json!({
             "name": self.name,
             "type": self.kind,

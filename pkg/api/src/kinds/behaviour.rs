@@ -47,9 +47,14 @@ pub trait Behaviour: Send + Sync + std::fmt::Debug {
         None
     }
 
-    /// Whether `metadata.generation` counts spec changes.
+    /// Whether `metadata.generation` counts spec changes (starting at 1).
     fn tracks_generation(&self) -> bool {
         false
+    }
+
+    /// Whether an update changes what the generation counts (for kinds that track it): the spec.
+    fn spec_changed(&self, new: &Value, old: &Value) -> bool {
+        new.get("spec") != old.get("spec")
     }
 
     /// Server-owned fields of a new object, after defaults (its initial status, ...).

@@ -170,6 +170,7 @@ pub static BUILTIN: &[&ResourceDef] = &[
     &scheduling::priorityclass::DEF,
     &coordination::lease::DEF,
     &events::event::DEF,
+    &discovery::endpointslice::DEF,
 ];
 
 /// The served entries: the built-ins, then those added at run time. Writers replace the whole

@@ -4,17 +4,17 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::Value;
 
 /// The string at a JSON pointer (`/spec/nodeName`), or "" when absent, as Go's zero value.
-pub(super) fn text<'a>(obj: &'a Value, pointer: &str) -> &'a str {
+pub(crate) fn text<'a>(obj: &'a Value, pointer: &str) -> &'a str {
     obj.pointer(pointer).and_then(Value::as_str).unwrap_or("")
 }
 
 /// The integer at a JSON pointer, or 0 when absent.
-pub(super) fn int(obj: &Value, pointer: &str) -> i64 {
+pub(crate) fn int(obj: &Value, pointer: &str) -> i64 {
     obj.pointer(pointer).and_then(Value::as_i64).unwrap_or(0)
 }
 
 /// The array at a JSON pointer, or an empty slice.
-pub(super) fn list<'a>(obj: &'a Value, pointer: &str) -> &'a [Value] {
+pub(crate) fn list<'a>(obj: &'a Value, pointer: &str) -> &'a [Value] {
     obj.pointer(pointer)
         .and_then(Value::as_array)
         .map(Vec::as_slice)
@@ -22,29 +22,29 @@ pub(super) fn list<'a>(obj: &'a Value, pointer: &str) -> &'a [Value] {
 }
 
 /// How many keys the object at a JSON pointer has (0 when absent).
-pub(super) fn key_count(obj: &Value, pointer: &str) -> i64 {
+pub(crate) fn key_count(obj: &Value, pointer: &str) -> i64 {
     obj.pointer(pointer)
         .and_then(Value::as_object)
         .map_or(0, |m| m.len() as i64)
 }
 
-pub(super) fn name(obj: &Value) -> &str {
+pub(crate) fn name(obj: &Value) -> &str {
     text(obj, "/metadata/name")
 }
 
-pub(super) fn annotation<'a>(obj: &'a Value, key: &str) -> Option<&'a str> {
+pub(crate) fn annotation<'a>(obj: &'a Value, key: &str) -> Option<&'a str> {
     obj.pointer("/metadata/annotations")
         .and_then(|a| a.get(key))
         .and_then(Value::as_str)
 }
 
-pub(super) fn has_deletion_timestamp(obj: &Value) -> bool {
+pub(crate) fn has_deletion_timestamp(obj: &Value) -> bool {
     obj.pointer("/metadata/deletionTimestamp")
         .is_some_and(|t| !t.is_null())
 }
 
 /// `s`, or `placeholder` when it is empty.
-pub(super) fn or<'a>(s: &'a str, placeholder: &'a str) -> &'a str {
+pub(crate) fn or<'a>(s: &'a str, placeholder: &'a str) -> &'a str {
     if s.is_empty() {
         placeholder
     } else {
@@ -54,7 +54,7 @@ pub(super) fn or<'a>(s: &'a str, placeholder: &'a str) -> &'a str {
 
 /// A metav1.Time or MicroTime; `None` for absent, null, unparseable or Go's zero time, all of
 /// which upstream treats as unset.
-pub(super) fn parse_time(value: Option<&Value>) -> Option<Timestamp> {
+pub(crate) fn parse_time(value: Option<&Value>) -> Option<Timestamp> {
     // 0001-01-01T00:00:00Z, what a Go zero time serializes to when not omitted.
     const GO_ZERO_SECOND: i64 = -62_135_596_800;
     let t: Timestamp = value?.as_str()?.parse().ok()?;
@@ -62,7 +62,7 @@ pub(super) fn parse_time(value: Option<&Value>) -> Option<Timestamp> {
 }
 
 /// The age of a timestamp as upstream's translateTimestampSince: `<unknown>` when unset.
-pub(super) fn since(value: Option<&Value>, now: Timestamp) -> String {
+pub(crate) fn since(value: Option<&Value>, now: Timestamp) -> String {
     match parse_time(value) {
         Some(t) => elapsed(t, now),
         None => "<unknown>".to_string(),
@@ -70,18 +70,18 @@ pub(super) fn since(value: Option<&Value>, now: Timestamp) -> String {
 }
 
 /// The human duration from `t` to `now`.
-pub(super) fn elapsed(t: Timestamp, now: Timestamp) -> String {
+pub(crate) fn elapsed(t: Timestamp, now: Timestamp) -> String {
     human_signed(now.duration_since(t))
 }
 
 /// The AGE cell: time since `metadata.creationTimestamp`.
-pub(super) fn age(obj: &Value, now: Timestamp) -> Value {
+pub(crate) fn age(obj: &Value, now: Timestamp) -> Value {
     Value::String(since(obj.pointer("/metadata/creationTimestamp"), now))
 }
 
 /// Upstream's HumanDuration over a signed duration: small negative skews (down to -1s) are
 /// clock noise and print as `0s`; anything earlier is `<invalid>`.
-pub(super) fn human_signed(d: SignedDuration) -> String {
+pub(crate) fn human_signed(d: SignedDuration) -> String {
     // as_secs truncates toward zero, like Go's int(d.Seconds()).
     let seconds = d.as_secs();
     if seconds < -1 {
@@ -131,7 +131,7 @@ fn with_remainder(major: i64, major_unit: &str, minor: i64, minor_unit: &str) ->
 
 /// A string map as upstream's labels.FormatLabels: `k=v` pairs sorted as strings, comma-joined,
 /// `<none>` when empty.
-pub(super) fn format_labels(map: Option<&Value>) -> String {
+pub(crate) fn format_labels(map: Option<&Value>) -> String {
     let mut pairs: Vec<String> = map
         .and_then(Value::as_object)
         .map(|m| {
@@ -151,7 +151,7 @@ pub(super) fn format_labels(map: Option<&Value>) -> String {
 /// A metav1.LabelSelector in selector syntax, as upstream's LabelSelectorAsSelector(..).String():
 /// requirements sorted by key, set values sorted; "" for a nil or empty selector; `Err` for an
 /// operator or value list the selector cannot hold.
-pub(super) fn label_selector(selector: Option<&Value>) -> Result<String, ()> {
+pub(crate) fn label_selector(selector: Option<&Value>) -> Result<String, ()> {
     let Some(selector) = selector.filter(|s| !s.is_null()) else {
         return Ok(String::new());
     };
@@ -193,7 +193,7 @@ pub(super) fn label_selector(selector: Option<&Value>) -> Result<String, ()> {
 
 /// A label selector cell as upstream's FormatLabelSelector: `<none>` when it selects by nothing,
 /// `<error>` when it cannot be parsed.
-pub(super) fn format_label_selector(selector: Option<&Value>) -> String {
+pub(crate) fn format_label_selector(selector: Option<&Value>) -> String {
     match label_selector(selector) {
         Ok(s) if s.is_empty() => "<none>".to_string(),
         Ok(s) => s,
@@ -202,7 +202,7 @@ pub(super) fn format_label_selector(selector: Option<&Value>) -> String {
 }
 
 /// The CONTAINERS and IMAGES cells of a pod template: names and images, comma-joined.
-pub(super) fn container_cells(containers: &[Value]) -> (String, String) {
+pub(crate) fn container_cells(containers: &[Value]) -> (String, String) {
     let names: Vec<&str> = containers.iter().map(|c| text(c, "/name")).collect();
     let images: Vec<&str> = containers.iter().map(|c| text(c, "/image")).collect();
     (names.join(","), images.join(","))

@@ -62,7 +62,7 @@ fn validate_port(sp: &ServicePort, require_name: bool, names_seen: &mut BTreeSet
 }
 
 /// `ValidateNonSpecialIP`: endpoints and external IPs may not be loopback, link-local or unset.
-fn non_special_ip(ip: &str, path: &Path) -> Vec<FieldError> {
+pub(crate) fn non_special_ip(ip: &str, path: &Path) -> Vec<FieldError> {
     let Some(addr) = names::parse_ip(ip) else { return vec![FieldError::invalid(path, ip, "must be a valid IP address")] };
     let mut errs = Vec::new();
     if addr.is_unspecified() {

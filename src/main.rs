@@ -165,7 +165,7 @@ pub(crate) async fn scheduler_with_lease(client: kube::Client, scheduler_name: S
 /// `corekube controller-manager`: the same controllers the server runs, as a separate process.
 async fn run_controller_manager(opts: cli::ControllerManagerOptions, shutdown: CancellationToken) -> Result<(), String> {
     let controllers = corekube_controller_manager::select_controllers(&opts.controllers).map_err(|e| e.to_string())?;
-    let client = corekube_client::client_from_kubeconfig(&opts.kubeconfig).await.map_err(|e| e.to_string())?;
+    let client = corekube_client::client_from_kubeconfig(&opts.kubeconfig, "kube-controller-manager").await.map_err(|e| e.to_string())?;
     // As upstream without --root-ca-file: the CA the kubeconfig trusts is the one published.
     let root_ca_pem = corekube_controller_manager::ca_from_kubeconfig(&opts.kubeconfig).map_err(|e| e.to_string())?;
     let config =

@@ -88,7 +88,7 @@ pub fn host_name() -> String {
 
 /// Runs the kubelet with `kubeconfig`'s identity until `shutdown`.
 pub async fn run_kubelet(kubeconfig: &Path, opts: &NodeOptions, root_dir: &Path, socket: &Path, shutdown: CancellationToken) -> Result<(), String> {
-    let client = corekube_client::client_from_kubeconfig(kubeconfig).await.map_err(|e| e.to_string())?;
+    let client = corekube_client::client_from_kubeconfig(kubeconfig, "kubelet").await.map_err(|e| e.to_string())?;
     let cri = corekube_kubelet::cri::Cri::connect(socket).map_err(|e| e.to_string())?;
     let config = corekube_kubelet::Config {
         client,

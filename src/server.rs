@@ -207,7 +207,7 @@ async fn run_controller_manager_when_ready(
         _ = shutdown.cancelled() => return,
         _ = health.wait_startup_done() => {}
     }
-    match corekube_client::client_from_kubeconfig(&kubeconfig).await {
+    match corekube_client::client_from_kubeconfig(&kubeconfig, "kube-controller-manager").await {
         Ok(client) => {
             let config =
                 corekube_controller_manager::Config { client, controllers, leader_elect: true, leader_timing: Default::default(), root_ca_pem, nodes, volume_dir };

@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{example, namespace, shared, wait_until};
+use common::{example, namespace, shared, wait_until, ROOT_CA_CONFIGMAP};
 
 #[test]
 fn healthz_verbose_lists_checks() {
@@ -183,7 +183,7 @@ fn get_lists_with_selectors_all_namespaces_and_chunks() {
 
     let all = c.ok(&["get", "configmaps", "-A", "-o", "json"]);
     let v: serde_json::Value = serde_json::from_str(&all).unwrap();
-    let in_ns = v["items"].as_array().unwrap().iter().filter(|i| i["metadata"]["namespace"] == ns.as_str()).count();
+    let in_ns = v["items"].as_array().unwrap().iter().filter(|i| i["metadata"]["namespace"] == ns.as_str() && i["metadata"]["name"] != ROOT_CA_CONFIGMAP).count();
     assert_eq!(in_ns, 5);
     let yaml = c.ok(&["get", "configmap", "cm-1", "-n", &ns, "-o", "yaml"]);
     assert!(yaml.contains("name: cm-1") && yaml.contains("kind: ConfigMap"), "{yaml}");
@@ -196,8 +196,10 @@ fn paging_is_pinned_to_the_first_pages_revision() {
     for i in 0..4 {
         c.ok_stdin(&["create", "--validate=false", "-n", &ns, "-f", "-"], &format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: p-{i}\n"));
     }
-    let first: serde_json::Value = serde_json::from_str(&c.ok(&["get", "--raw", &format!("/api/v1/namespaces/{ns}/configmaps?limit=2")])).unwrap();
-    assert_eq!(first["items"].as_array().unwrap().len(), 2);
+    // Five ConfigMaps by name: kube-root-ca.crt (every namespace has it), p-0 .. p-3.
+    let first: serde_json::Value = serde_json::from_str(&c.ok(&["get", "--raw", &format!("/api/v1/namespaces/{ns}/configmaps?limit=3")])).unwrap();
+    assert_eq!(first["items"].as_array().unwrap().len(), 3);
+    assert_eq!(first["items"][0]["metadata"]["name"], ROOT_CA_CONFIGMAP);
     assert_eq!(first["metadata"]["remainingItemCount"], 2);
     let token = first["metadata"]["continue"].as_str().unwrap().to_string();
     // A change after the first page is not seen by the rest of the same list.
@@ -243,11 +245,14 @@ fn watch_sees_creates_updates_and_deletes() {
     let first = rx.recv_timeout(Duration::from_secs(20)).expect("the initial list");
     c.ok(&["patch", "configmap", "w", "-n", &ns, "--type=merge", "-p", r#"{"data":{"v":"two"}}"#]);
     c.ok(&["delete", "configmap", "w", "-n", &ns]);
-    let mut seen = vec![first];
+    // The namespace's kube-root-ca.crt is in the initial list too; only the test's object counts.
+    let mut seen: Vec<String> = vec![first].into_iter().filter(|l| !l.contains(ROOT_CA_CONFIGMAP)).collect();
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while seen.len() < 3 && std::time::Instant::now() < deadline {
         if let Ok(l) = rx.recv_timeout(Duration::from_millis(200)) {
-            seen.push(l);
+            if !l.contains(ROOT_CA_CONFIGMAP) {
+                seen.push(l);
+            }
         }
     }
     let _ = child.kill();
@@ -409,9 +414,18 @@ fn get_all_follows_the_all_category_and_short_names_work() {
     for file in ["pod.yaml", "service.yaml", "deployment.yaml", "replicaset.yaml", "configmap.yaml"] {
         c.ok(&["create", "--validate=false", "-n", &ns, "-f", &example(file)]);
     }
+    // The Deployment's ReplicaSet and pods and the ReplicaSet's pod come from the controllers.
+    wait_until(Duration::from_secs(30), "the controllers' pods", || c.ok(&["get", "pods", "-n", &ns, "-o", "name"]).lines().count() == 4);
     let all = c.ok(&["get", "all", "-n", &ns, "-o", "name"]);
-    assert_eq!(all, "pod/web\nservice/web\ndeployment.apps/web\nreplicaset.apps/cache\n");
-    assert_eq!(c.ok(&["get", "po,svc,deploy,rs,cm", "-n", &ns, "-o", "name"]).lines().count(), 5);
+    let kinds: Vec<&str> = all.lines().map(|l| l.split('/').next().unwrap()).collect();
+    assert_eq!(kinds, vec!["pod", "pod", "pod", "pod", "service", "deployment.apps", "replicaset.apps", "replicaset.apps"], "{all}");
+    for name in ["pod/web\n", "service/web\n", "deployment.apps/web\n", "replicaset.apps/cache\n", "replicaset.apps/web-"] {
+        assert!(all.contains(name), "{name} in {all}");
+    }
+    assert!(!all.contains("configmap"), "ConfigMaps are not in the all category: {all}");
+    let listed = c.ok(&["get", "po,svc,deploy,rs,cm", "-n", &ns, "-o", "name"]);
+    assert_eq!(listed.lines().count(), 10, "{listed}");
+    assert!(listed.contains("configmap/settings") && listed.contains("configmap/kube-root-ca.crt"), "{listed}");
 }
 
 #[test]
@@ -451,8 +465,11 @@ fn get_prints_upstreams_columns() {
     let deploy = c.ok(&["get", "deploy", "-n", &ns]);
     let header: Vec<&str> = deploy.lines().next().unwrap().split_whitespace().collect();
     assert_eq!(header, vec!["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"], "{deploy}");
-    let row: Vec<&str> = deploy.lines().nth(1).unwrap().split_whitespace().collect();
-    assert_eq!(&row[..4], &["web", "0/2", "0", "0"], "{deploy}");
+    // No kubelet: the controllers create the pods, none becomes ready.
+    wait_until(Duration::from_secs(30), "the Deployment's pods to be created", || {
+        let deploy = c.ok(&["get", "deploy", "-n", &ns, "--no-headers"]);
+        deploy.split_whitespace().take(4).collect::<Vec<_>>() == vec!["web", "0/2", "2", "0"]
+    });
     let cm = c.ok(&["get", "cm", "settings", "-n", &ns, "--show-labels"]);
     assert!(cm.lines().next().unwrap().contains("DATA") && cm.contains("app=web"), "{cm}");
     let svc = c.ok(&["get", "svc", "-n", &ns, "-o", "wide"]);

@@ -6,6 +6,12 @@ use std::time::{Duration, Instant};
 
 use common::{example, wait_until, Cluster};
 
+/// Waits for the root CA publisher's ConfigMap, so later lists and watches of the namespace
+/// do not depend on when it came.
+fn wait_for_root_ca(c: &Cluster, ns: &str) {
+    wait_until(Duration::from_secs(30), "kube-root-ca.crt", || c.kubectl(&["get", "-n", ns, "configmap", common::ROOT_CA_CONFIGMAP]).status.success());
+}
+
 fn rv_of(c: &Cluster, ns: &str, obj: &str) -> String {
     c.ok(&["get", "-n", ns, obj, "-o", "jsonpath={.metadata.resourceVersion}"])
 }
@@ -14,6 +20,7 @@ fn rv_of(c: &Cluster, ns: &str, obj: &str) -> String {
 fn restart_keeps_objects_and_resumes_watches_from_older_versions() {
     let mut c = Cluster::start();
     c.ok(&["create", "--validate=false", "-f", &example("namespace.yaml")]);
+    wait_for_root_ca(&c, "team-a");
     c.ok(&["create", "--validate=false", "-n", "team-a", "-f", &example("configmap.yaml")]);
     let rv = rv_of(&c, "team-a", "configmap/settings");
     c.ok(&["create", "--validate=false", "-n", "team-a", "-f", &example("secret.yaml")]);
@@ -24,7 +31,7 @@ fn restart_keeps_objects_and_resumes_watches_from_older_versions() {
     let mut watcher = std::process::Command::new("kubectl")
         .arg("--kubeconfig")
         .arg(c.kubeconfig())
-        .args(["get", "configmaps", "-n", "team-a", "-w", "-o", "name"])
+        .args(["get", "configmaps", "-n", "team-a", "--field-selector", "metadata.name=settings", "-w", "-o", "name"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -53,6 +60,7 @@ fn restart_keeps_objects_and_resumes_watches_from_older_versions() {
 fn compacted_history_answers_410() {
     // corekube's own compactor, every second, compacts to the revision seen a second before.
     let c = Cluster::start_with_external_etcd(&["--etcd-compaction-interval", "1s"]);
+    wait_for_root_ca(&c, "default");
     c.ok(&["create", "--validate=false", "-n", "default", "-f", &example("configmap.yaml")]);
     let old = rv_of(&c, "default", "configmap/settings");
     for i in 0..3 {
@@ -80,7 +88,7 @@ fn compacted_history_answers_410() {
     let (code, rest) = runtime.block_on(c.raw("GET", &format!("/api/v1/namespaces/default/configmaps?continue={next}"), None, vec![]));
     assert_eq!(code, 200, "{rest}");
     let names: Vec<&str> = rest["items"].as_array().unwrap().iter().map(|i| i["metadata"]["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["extra-1", "extra-2", "settings"], "the rest after the first page");
+    assert_eq!(names, ["extra-1", "extra-2", common::ROOT_CA_CONFIGMAP, "settings"], "the rest after the first page");
     // A watch from before the compaction ends with an in-stream 410, from the shared watch's
     // memory and, after a restart, from etcd's history alike.
     let watch = format!("/api/v1/namespaces/default/configmaps?watch=1&resourceVersion={}&timeoutSeconds=5", old.parse::<i64>().unwrap() - 1);

@@ -99,6 +99,13 @@ impl Cluster {
         c
     }
 
+    /// Whether this cluster runs its controller manager (not disabled, all controllers).
+    pub fn runs_controllers(&self) -> bool {
+        !self.extra_args.windows(2).any(|w| w[0] == "--disable" && w[1].contains("controller-manager"))
+            && !self.extra_args.iter().any(|a| a.starts_with("--disable=") && a.contains("controller-manager"))
+            && !self.extra_args.iter().any(|a| a.starts_with("--controllers"))
+    }
+
     /// The name of the cluster's node (`start_node` clusters only).
     pub fn node_name(&self) -> String {
         self.node.clone().expect("a cluster started with its node")
@@ -331,13 +338,25 @@ pub fn wait_until(timeout: Duration, what: &str, mut cond: impl FnMut() -> bool)
     panic!("timed out after {timeout:?} waiting for {what}");
 }
 
-/// A namespace unique to one test, created through kubectl.
+/// A namespace unique to one test, created through kubectl. Where the cluster runs its
+/// controller manager, it is returned once its `default` ServiceAccount and `kube-root-ca.crt`
+/// ConfigMap exist (as upstream's e2e framework waits for the service account), so what a test
+/// lists in it does not depend on how fast the controllers were.
 pub fn namespace(cluster: &Cluster, prefix: &str) -> String {
     let name = format!("{prefix}-{}", std::process::id() % 100000);
     let manifest = format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name}\n");
     cluster.ok_stdin(&["create", "--validate=false", "-f", "-"], &manifest);
+    if cluster.runs_controllers() {
+        wait_until(Duration::from_secs(30), "the namespace's default ServiceAccount and kube-root-ca.crt", || {
+            cluster.kubectl(&["get", "-n", &name, "serviceaccount/default", "configmap/kube-root-ca.crt", "-o", "name"]).status.success()
+        });
+    }
     name
 }
+
+/// The name of the ConfigMap the root CA publisher puts in every namespace, which tests that
+/// count ConfigMaps leave out.
+pub const ROOT_CA_CONFIGMAP: &str = "kube-root-ca.crt";
 
 /// One cluster shared by every test of a test binary (namespaces keep tests apart). It is
 /// stopped and its directory removed when the binary exits.

@@ -48,7 +48,7 @@ pub struct Config {
 /// Builds the client from a kubeconfig file (the standalone `corekube scheduler` and the
 /// all-in-one server both use one, each component with its own certificate).
 pub async fn client_from_kubeconfig(path: &std::path::Path) -> Result<Client, Error> {
-    corekube_client::client_from_kubeconfig(path).await.map_err(|e| Error::Client(e.to_string()))
+    corekube_client::client_from_kubeconfig(path, "kube-scheduler").await.map_err(|e| Error::Client(e.to_string()))
 }
 
 /// What a background write reports back to the loop.

@@ -6,12 +6,10 @@
 // defaulted only when missing (`set_if_missing`). Likewise, Go structs held by value always exist,
 // so they are created empty when missing (`value_struct`) while pointer structs are not.
 
-mod image;
-mod pod;
 
 use serde_json::{json, Map, Value};
 
-type Object = Map<String, Value>;
+pub(crate) type Object = Map<String, Value>;
 
 use crate::kinds::Behaviour;
 
@@ -33,13 +31,9 @@ pub fn apply_defaults_of(kind: &dyn Behaviour, obj: &mut Value) {
 // The defaulting functions of the served kinds; each kind's behaviour calls its own. ConfigMap,
 // ServiceAccount, Event (both groups) and Lease have nothing visible to default.
 
-pub fn default_pod(pod: &mut Object) {
-    pod::default_pod(pod);
-}
-
 pub fn default_pod_template_object(obj: &mut Object) {
     if let Some(template) = value_struct(obj, "template") {
-        pod::default_pod_template(template);
+        crate::kinds::core::pod::defaults::default_pod_template(template);
     }
 }
 
@@ -68,7 +62,7 @@ pub fn default_replica_set(obj: &mut Object) {
     if let Some(spec) = value_struct(obj, "spec") {
         set_if_missing(spec, "replicas", json!(1));
         if let Some(template) = value_struct(spec, "template") {
-            pod::default_pod_template(template);
+            crate::kinds::core::pod::defaults::default_pod_template(template);
         }
     }
 }
@@ -178,12 +172,12 @@ pub fn default_persistent_volume(volume: &mut Object) {
 }
 
 /// The spec of a PersistentVolumeClaim, also found in ephemeral volumes' claim templates.
-fn default_claim_spec(spec: &mut Object) {
+pub(crate) fn default_claim_spec(spec: &mut Object) {
     set_if_missing(spec, "volumeMode", json!("Filesystem"));
 }
 
 /// Sources a Pod volume shares with a PersistentVolume, under the same keys in both.
-fn default_legacy_volume_sources(volume: &mut Object) {
+pub(crate) fn default_legacy_volume_sources(volume: &mut Object) {
     if let Some(host_path) = pointer_struct(volume, "hostPath") {
         // The empty type means "no check before mounting".
         set_if_missing(host_path, "type", json!(""));
@@ -224,12 +218,12 @@ pub fn default_deployment(deployment: &mut Object) {
     set_if_missing(spec, "revisionHistoryLimit", json!(10));
     set_if_missing(spec, "progressDeadlineSeconds", json!(600));
     if let Some(template) = value_struct(spec, "template") {
-        pod::default_pod_template(template);
+        crate::kinds::core::pod::defaults::default_pod_template(template);
     }
 }
 
 /// The zero value of a Go string or number, which upstream treats as unset.
-fn is_zero(value: &Value) -> bool {
+pub(crate) fn is_zero(value: &Value) -> bool {
     match value {
         Value::Null => true,
         Value::String(s) => s.is_empty(),
@@ -239,7 +233,7 @@ fn is_zero(value: &Value) -> bool {
 }
 
 /// Defaults a pointer field: only a missing (or null) one is unset.
-fn set_if_missing(obj: &mut Object, key: &str, value: Value) {
+pub(crate) fn set_if_missing(obj: &mut Object, key: &str, value: Value) {
     match obj.get(key) {
         None | Some(Value::Null) => {
             obj.insert(key.to_owned(), value);
@@ -249,7 +243,7 @@ fn set_if_missing(obj: &mut Object, key: &str, value: Value) {
 }
 
 /// Defaults a plain Go string or number field, where `""` and `0` count as unset.
-fn set_if_zero(obj: &mut Object, key: &str, value: Value) {
+pub(crate) fn set_if_zero(obj: &mut Object, key: &str, value: Value) {
     if obj.get(key).is_none_or(is_zero) {
         obj.insert(key.to_owned(), value);
     }
@@ -257,7 +251,7 @@ fn set_if_zero(obj: &mut Object, key: &str, value: Value) {
 
 /// A struct Go holds by value, created empty when missing so its defaults apply; `None` only when
 /// the field holds something other than an object.
-fn value_struct<'a>(obj: &'a mut Object, key: &str) -> Option<&'a mut Object> {
+pub(crate) fn value_struct<'a>(obj: &'a mut Object, key: &str) -> Option<&'a mut Object> {
     let slot = obj.entry(key).or_insert(Value::Null);
     if slot.is_null() {
         *slot = Value::Object(Map::new());
@@ -266,12 +260,12 @@ fn value_struct<'a>(obj: &'a mut Object, key: &str) -> Option<&'a mut Object> {
 }
 
 /// A struct Go holds by pointer: defaulted only when sent.
-fn pointer_struct<'a>(obj: &'a mut Object, key: &str) -> Option<&'a mut Object> {
+pub(crate) fn pointer_struct<'a>(obj: &'a mut Object, key: &str) -> Option<&'a mut Object> {
     obj.get_mut(key).and_then(Value::as_object_mut)
 }
 
 /// The object elements of a list field, if any.
-fn items<'a>(obj: &'a mut Object, key: &str) -> impl Iterator<Item = &'a mut Object> {
+pub(crate) fn items<'a>(obj: &'a mut Object, key: &str) -> impl Iterator<Item = &'a mut Object> {
     obj.get_mut(key).and_then(Value::as_array_mut).into_iter().flatten().filter_map(Value::as_object_mut)
 }
 
@@ -596,7 +590,7 @@ mod tests {
     /// Misspelled or misplaced defaults would vanish when the object is next read through its type.
     #[test]
     fn defaults_survive_the_typed_round_trip() {
-        let pod_cases = crate::defaults::pod::tests::cases()
+        let pod_cases = crate::kinds::core::pod::defaults::tests::cases()
             .into_iter()
             .map(|(name, input, _)| case(name, "", "Pod", input, json!(null)));
         for Case { name, group, kind, mut input, .. } in cases().into_iter().chain(pod_cases) {

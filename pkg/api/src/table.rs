@@ -9,8 +9,6 @@ mod events;
 pub(crate) mod format;
 mod network;
 mod node;
-mod pod;
-mod pod_status;
 mod simple;
 mod storage;
 
@@ -96,8 +94,6 @@ impl Printer {
 }
 
 // The printers of the served kinds; each kind's behaviour points at its own.
-pub static POD: Printer = Printer::of(pod::POD_COLUMNS, pod::pod_cells).with_conditions(pod::row_conditions);
-pub static POD_TEMPLATE: Printer = Printer::of(pod::POD_TEMPLATE_COLUMNS, pod::pod_template_cells);
 pub static NODE: Printer = Printer::of(node::NODE_COLUMNS, node::node_cells);
 pub static NAMESPACE: Printer = Printer::of(simple::NAMESPACE_COLUMNS, simple::namespace_cells);
 pub static CONFIG_MAP: Printer = Printer::of(simple::CONFIG_MAP_COLUMNS, simple::config_map_cells);

@@ -15,7 +15,6 @@ pub mod field;
 pub mod meta;
 pub mod names;
 pub mod node;
-pub mod pod;
 pub mod priority_class;
 pub mod quantity;
 pub mod resources;

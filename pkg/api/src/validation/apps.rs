@@ -13,7 +13,8 @@ use serde_json::Value;
 
 use super::field::{go_struct, BadValue, FieldError, Path};
 use super::meta::{self, NameRule, SelectorMatch};
-use super::{names, pod};
+use super::names;
+use crate::kinds::core::pod::validation as pod;
 
 /// Whether the stored JSON has a selector at all; k8s-openapi turns a missing one into an
 /// empty one, which upstream reports differently.

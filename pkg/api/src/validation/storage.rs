@@ -15,7 +15,7 @@ use serde_json::Value;
 use super::container::enum_if_set;
 use super::field::{BadValue, FieldError, Path};
 use super::meta::{self, NameRule};
-use super::pod::spec_diff;
+use crate::kinds::core::pod::validation::spec_diff;
 use super::quantity::Quantity;
 use super::{names, resources, volume};
 

@@ -1,15 +1,21 @@
 //! core/v1 Pod: defaults, validation, printer, field labels and strategy (status starts
 //! Pending with its QoS class; deleting a pod bound to a node is graceful).
 
-mod strategy;
+pub(crate) mod defaults;
+mod fields;
+mod image;
+pub(crate) mod strategy;
+pub(crate) mod table;
+mod table_status;
+pub mod validation;
 
 use k8s_openapi::api::core::v1 as core;
 use serde_json::{Map, Value};
 
 use crate::decode::typed;
-use crate::kinds::{field, field_or, status_of, Admission, Behaviour, DeletePlan, FieldLabel, ResourceDef, SubresourceDef, ALL_VERBS};
-use crate::table::{self, Printer};
-use crate::validation::{self, FieldError, Op};
+use crate::kinds::{status_of, Admission, Behaviour, DeletePlan, ResourceDef, SubresourceDef, ALL_VERBS};
+use crate::table::Printer;
+use crate::validation::{FieldError, Op};
 
 pub static DEF: ResourceDef = ResourceDef {
     group: "", version: "v1", kind: "Pod", plural: "pods", singular: "pod", namespaced: true,
@@ -18,38 +24,25 @@ pub static DEF: ResourceDef = ResourceDef {
         status_of("", "v1", "Pod"),
         SubresourceDef { name: "binding", group: "", version: "v1", kind: "Binding", verbs: &["create"], printer: None },
     ],
-    storage_resource: "pods", field_labels: FIELDS,
+    storage_resource: "pods", field_labels: fields::FIELDS,
     codec: typed::<core::Pod>,
     behaviour: &Pod,
 };
-
-/// Upstream's pod field labels (`PodToSelectableFields`).
-const FIELDS: &[FieldLabel] = &[
-    field("spec.nodeName", "spec.nodeName"),
-    field("spec.restartPolicy", "spec.restartPolicy"),
-    field("spec.schedulerName", "spec.schedulerName"),
-    field("spec.serviceAccountName", "spec.serviceAccountName"),
-    field_or("spec.hostNetwork", "spec.hostNetwork", "false"),
-    field("status.phase", "status.phase"),
-    field("status.podIP", "status.podIP"),
-    field("status.nominatedNodeName", "status.nominatedNodeName"),
-];
 
 #[derive(Debug)]
 pub struct Pod;
 
 impl Behaviour for Pod {
     fn defaults(&self, obj: &mut Map<String, Value>) {
-        crate::defaults::default_pod(obj);
+        defaults::default_pod(obj);
     }
 
     fn validate(&self, obj: &Value, op: Op) -> Vec<FieldError> {
-        use validation::pod;
-        validation::typed::<core::Pod>(obj, op, pod::validate_pod, pod::validate_pod_update, pod::validate_pod_status_update)
+        crate::validation::typed::<core::Pod>(obj, op, validation::validate_pod, validation::validate_pod_update, validation::validate_pod_status_update)
     }
 
     fn printer(&self) -> Option<&'static Printer> {
-        Some(&table::POD)
+        Some(&table::PRINTER)
     }
 
     fn tracks_generation(&self) -> bool {

@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 
 use crate::decode::typed;
 use crate::kinds::{ALL_VERBS, Behaviour, ResourceDef};
-use crate::table::{self, Printer};
+use crate::table::Printer;
 use crate::validation::{self, FieldError, Op};
 
 pub static DEF: ResourceDef = ResourceDef {
@@ -25,12 +25,12 @@ impl Behaviour for PodTemplate {
     }
 
     fn validate(&self, obj: &Value, op: Op) -> Vec<FieldError> {
-        use validation::pod;
+        use crate::kinds::core::pod::validation as pod;
         validation::typed::<core::PodTemplate>(obj, op, pod::validate_pod_template, pod::validate_pod_template_update, validation::meta_only)
     }
 
     fn printer(&self) -> Option<&'static Printer> {
-        Some(&table::POD_TEMPLATE)
+        Some(&crate::kinds::core::pod::table::TEMPLATE_PRINTER)
     }
 
 }

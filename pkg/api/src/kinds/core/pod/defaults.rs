@@ -3,11 +3,11 @@
 use serde_json::{json, Value};
 
 use super::image::default_pull_policy;
-use super::{items, pointer_struct, set_if_missing, set_if_zero, value_struct, Object};
+use crate::defaults::{items, pointer_struct, set_if_missing, set_if_zero, value_struct, Object};
 
 /// A Pod object: the template defaults plus those upstream keeps to real pods, so that they never
 /// appear in (and so never change) the templates of controllers.
-pub(super) fn default_pod(pod: &mut Object) {
+pub(crate) fn default_pod(pod: &mut Object) {
     let Some(spec) = value_struct(pod, "spec") else { return };
     for key in ["containers", "initContainers"] {
         for container in items(spec, key) {
@@ -31,7 +31,7 @@ pub(super) fn default_pod(pod: &mut Object) {
 }
 
 /// A `PodTemplateSpec` (PodTemplate, Deployment, ReplicaSet): only the spec carries defaults.
-pub(super) fn default_pod_template(template: &mut Object) {
+pub(crate) fn default_pod_template(template: &mut Object) {
     if let Some(spec) = value_struct(template, "spec") {
         default_pod_spec(spec);
     }
@@ -68,7 +68,7 @@ fn requests_from_limits(container: &mut Object) {
 }
 
 fn default_container(container: &mut Object) {
-    if container.get("imagePullPolicy").is_none_or(super::is_zero) {
+    if container.get("imagePullPolicy").is_none_or(crate::defaults::is_zero) {
         let image = container.get("image").and_then(Value::as_str).unwrap_or("");
         let policy = default_pull_policy(image);
         container.insert("imagePullPolicy".into(), json!(policy));
@@ -129,7 +129,7 @@ fn default_volume(volume: &mut Object) {
     if volume.iter().all(|(key, value)| key == "name" || value.is_null()) {
         volume.insert("emptyDir".into(), json!({}));
     }
-    super::default_legacy_volume_sources(volume);
+    crate::defaults::default_legacy_volume_sources(volume);
     for key in ["secret", "configMap"] {
         if let Some(source) = pointer_struct(volume, key) {
             set_if_missing(source, "defaultMode", json!(DEFAULT_FILE_MODE));
@@ -153,11 +153,11 @@ fn default_volume(volume: &mut Object) {
         pointer_struct(volume, "ephemeral").and_then(|e| pointer_struct(e, "volumeClaimTemplate"))
     {
         if let Some(spec) = value_struct(claim_template, "spec") {
-            super::default_claim_spec(spec);
+            crate::defaults::default_claim_spec(spec);
         }
     }
     if let Some(image) = pointer_struct(volume, "image") {
-        if image.get("pullPolicy").is_none_or(super::is_zero) {
+        if image.get("pullPolicy").is_none_or(crate::defaults::is_zero) {
             let reference = image.get("reference").and_then(Value::as_str).unwrap_or("");
             let policy = default_pull_policy(reference);
             image.insert("pullPolicy".into(), json!(policy));
@@ -179,7 +179,7 @@ fn default_downward_api_items(downward_api: &mut Object) {
 }
 
 #[cfg(test)]
-pub(super) mod tests {
+pub(crate) mod tests {
     use serde_json::json;
 
     use crate::defaults::apply_defaults;
@@ -193,7 +193,7 @@ pub(super) mod tests {
     }
 
     /// Pod manifests with the spec each should have once defaulted.
-    pub(in crate::defaults) fn cases() -> Vec<(&'static str, serde_json::Value, serde_json::Value)> {
+    pub(crate) fn cases() -> Vec<(&'static str, serde_json::Value, serde_json::Value)> {
         vec![
             (
                 "minimal pod",

@@ -3,12 +3,16 @@
 use jiff::Timestamp;
 use serde_json::{json, Value};
 
-use super::descriptions as doc;
-use super::format::{age, container_cells, format_labels, list, name, or, text};
-use super::pod_status::summarize;
-use super::Column;
+use crate::table::descriptions as doc;
+use crate::table::format::{age, container_cells, format_labels, list, name, or, text};
+use super::table_status::summarize;
+use crate::table::{Column, Printer};
 
-pub(super) const POD_COLUMNS: &[Column] = &[
+pub(crate) static PRINTER: Printer = Printer::of(POD_COLUMNS, pod_cells).with_conditions(row_conditions);
+/// PodTemplates print their template (their kind folder points here).
+pub(crate) static TEMPLATE_PRINTER: Printer = Printer::of(POD_TEMPLATE_COLUMNS, pod_template_cells);
+
+const POD_COLUMNS: &[Column] = &[
     Column::NAME,
     Column::new("Ready", "string", "The aggregate readiness state of this pod for accepting traffic."),
     Column::new("Status", "string", "The aggregate status of the containers in this pod."),
@@ -24,7 +28,7 @@ pub(super) const POD_COLUMNS: &[Column] = &[
     Column::wide("Readiness Gates", "string", doc::POD_SPEC_READINESS_GATES),
 ];
 
-pub(super) const POD_TEMPLATE_COLUMNS: &[Column] = &[
+const POD_TEMPLATE_COLUMNS: &[Column] = &[
     Column::NAME,
     Column::new(
         "Containers",
@@ -39,7 +43,7 @@ pub(super) const POD_TEMPLATE_COLUMNS: &[Column] = &[
     Column::new("Pod Labels", "string", "The labels for the pod template."),
 ];
 
-pub(super) fn pod_cells(pod: &Value, now: Timestamp) -> Vec<Value> {
+fn pod_cells(pod: &Value, now: Timestamp) -> Vec<Value> {
     let summary = summarize(pod, now);
     vec![
         json!(name(pod)),
@@ -86,7 +90,7 @@ fn readiness_gates(pod: &Value) -> String {
 }
 
 /// The row conditions upstream puts on finished pods so clients may grey them out.
-pub(super) fn row_conditions(pod: &Value) -> Option<Value> {
+fn row_conditions(pod: &Value) -> Option<Value> {
     let (reason, message) = match text(pod, "/status/phase") {
         "Succeeded" => ("Succeeded", "The pod has completed successfully."),
         "Failed" => ("Failed", "The pod failed."),
@@ -95,7 +99,7 @@ pub(super) fn row_conditions(pod: &Value) -> Option<Value> {
     Some(json!([{"type": "Completed", "status": "True", "reason": reason, "message": message}]))
 }
 
-pub(super) fn pod_template_cells(template: &Value, _now: Timestamp) -> Vec<Value> {
+fn pod_template_cells(template: &Value, _now: Timestamp) -> Vec<Value> {
     let (names, images) = container_cells(list(template, "/template/spec/containers"));
     vec![
         json!(name(template)),

@@ -4,7 +4,7 @@
 use jiff::Timestamp;
 use serde_json::Value;
 
-use super::format::{elapsed, has_deletion_timestamp, int, list, or, parse_time, text};
+use crate::table::format::{elapsed, has_deletion_timestamp, int, list, or, parse_time, text};
 
 /// The three summary cells of a pod row.
 #[derive(Debug, PartialEq)]

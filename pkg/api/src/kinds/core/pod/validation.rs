@@ -11,11 +11,11 @@ use std::collections::BTreeSet;
 use k8s_openapi::api::core::v1::{Pod, PodSpec, PodTemplate, PodTemplateSpec, Toleration};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use super::container::{enum_if_set, validate_containers, validate_init_containers, PodContext};
-use super::field::{go_json, BadValue, FieldError, Path};
-use super::meta::{self, NameRule};
-use super::scheduling::{validate_affinity, validate_tolerations, validate_topology_spread};
-use super::{names, volume};
+use crate::validation::container::{enum_if_set, validate_containers, validate_init_containers, PodContext};
+use crate::validation::field::{go_json, BadValue, FieldError, Path};
+use crate::validation::meta::{self, NameRule};
+use crate::validation::scheduling::{validate_affinity, validate_tolerations, validate_topology_spread};
+use crate::validation::{names, volume};
 
 const RESTART_POLICIES: &[&str] = &["Always", "OnFailure", "Never"];
 const DNS_POLICIES: &[&str] = &["ClusterFirstWithHostNet", "ClusterFirst", "Default", "None"];
@@ -257,7 +257,7 @@ pub fn validate_pod(pod: &Pod) -> Vec<FieldError> {
     errs
 }
 
-#[path = "pod_update.rs"]
+#[path = "validation_update.rs"]
 mod update;
 pub use update::{validate_pod_status_update, validate_pod_update};
 
@@ -313,5 +313,5 @@ pub(crate) fn spec_diff<T: serde::Serialize>(old: &T, new: &T) -> String {
 }
 
 #[cfg(test)]
-#[path = "pod_tests.rs"]
+#[path = "validation_tests.rs"]
 mod tests;

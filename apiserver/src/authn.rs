@@ -3,8 +3,10 @@
 
 use axum::extract::Request;
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use corekube_api::ApiError;
+
+use crate::error::StatusResponse;
 
 /// An authenticated user: CN = name, each O = a group, plus `system:authenticated`.
 #[derive(Clone, Debug, PartialEq, Eq)]

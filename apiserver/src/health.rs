@@ -11,6 +11,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use corekube_storage::Store;
 
+use crate::error::StatusResponse;
 use crate::state::AppState;
 
 /// Start-up steps that report as `poststarthook/...` checks once done.

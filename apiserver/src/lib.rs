@@ -6,6 +6,7 @@ mod authn;
 mod bootstrap;
 mod compaction;
 mod discovery;
+mod error;
 mod handlers;
 mod health;
 mod managed;

@@ -7,6 +7,7 @@ use axum::Json;
 use corekube_api::ApiError;
 
 use crate::discovery;
+use crate::error::StatusResponse;
 use crate::health;
 use crate::query::Query;
 use crate::state::AppState;

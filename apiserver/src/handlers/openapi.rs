@@ -10,6 +10,8 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use corekube_api::ApiError;
 
+use crate::error::StatusResponse;
+
 struct Documents {
     index: Bytes,
     /// Serialized v3 document per group-version key ("api/v1", "apis/apps/v1").

@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use super::negotiate::{self, Render};
 use super::{body, subresource, watch};
+use crate::error::StatusResponse;
 use crate::managed;
 use crate::query::{options_invalid, ListParams, Query, WriteParams};
 use crate::request::{self, Target};
@@ -19,7 +20,7 @@ use crate::state::AppState;
 use crate::store::{self, DeleteParams, Scope};
 
 pub async fn core(State(state): State<AppState>, Path(rest): Path<String>, method: Method, uri: Uri, headers: HeaderMap, body: Body) -> Response {
-    handle(state, "", "v1", &rest, method, uri, headers, body).await.unwrap_or_else(IntoResponse::into_response)
+    handle(state, "", "v1", &rest, method, uri, headers, body).await.unwrap_or_else(StatusResponse::into_response)
 }
 
 pub async fn grouped(
@@ -30,7 +31,7 @@ pub async fn grouped(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    handle(state, &group, &version, &rest, method, uri, headers, body).await.unwrap_or_else(IntoResponse::into_response)
+    handle(state, &group, &version, &rest, method, uri, headers, body).await.unwrap_or_else(StatusResponse::into_response)
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -1,7 +1,6 @@
 //! The one place where failures become `metav1.Status` bodies with upstream's reasons and codes.
+//! (The API server turns them into HTTP responses: `corekube_apiserver`'s `error` module.)
 
-use axum_core::response::{IntoResponse, Response};
-use http::{header, HeaderValue, StatusCode};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ListMeta, Status, StatusCause, StatusDetails};
 
 /// One entry of `details.causes`: why a field was rejected.
@@ -213,21 +212,6 @@ pub fn status_value(status: &Status) -> serde_json::Value {
         m.insert("apiVersion".into(), "v1".into());
     }
     v
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let status = self.status();
-        let body = serde_json::to_vec(&status_value(&status)).unwrap_or_default();
-        let mut resp = Response::new(axum_core::body::Body::from(body));
-        *resp.status_mut() = StatusCode::from_u16(self.code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        // Clients (client-go, kube-rs) wait and retry when told how long to wait.
-        if let Some(secs) = status.details.as_ref().and_then(|d| d.retry_after_seconds) {
-            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        }
-        resp
-    }
 }
 
 #[cfg(test)]

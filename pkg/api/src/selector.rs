@@ -5,9 +5,7 @@
 
 mod field;
 mod label;
-mod label_set;
-mod label_syntax;
 
 pub use field::{escape_value as escape_field_value, FieldOperator, FieldRequirement, FieldSelector};
 pub use label::{LabelSelector, Operator, Requirement};
-pub use label_set::{LabelSet, Labels};
+pub use label::set::{LabelSet, Labels};

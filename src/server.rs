@@ -4,7 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use corekube_storage::{CacherConfig, Store};
+use corekube_storage::{CacherConfig, EtcdStore};
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{Component, ServerOptions};
@@ -86,7 +86,7 @@ pub async fn run(opts: ServerOptions, shutdown: CancellationToken) -> Result<(),
     } else {
         opts.etcd_servers.clone()
     };
-    let store = Store::connect(&endpoints).await.map_err(|e| format!("connecting to etcd at {endpoints:?}: {e}"))?;
+    let store = EtcdStore::connect(&endpoints).await.map_err(|e| format!("connecting to etcd at {endpoints:?}: {e}"))?;
 
     let health = corekube_apiserver::Health::new(store.clone());
     let config = corekube_apiserver::Config {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use corekube_storage::Store;
+use corekube_storage::EtcdStore;
 
 use crate::error::StatusResponse;
 use crate::state::AppState;
@@ -25,7 +25,7 @@ const ETCD_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 pub struct Health(Arc<HealthInner>);
 
 struct HealthInner {
-    store: Store,
+    store: EtcdStore,
     done: Mutex<BTreeSet<String>>,
     /// Woken whenever a start-up step finishes.
     step_done: tokio::sync::Notify,
@@ -33,7 +33,7 @@ struct HealthInner {
 }
 
 impl Health {
-    pub fn new(store: Store) -> Health {
+    pub fn new(store: EtcdStore) -> Health {
         Health(Arc::new(HealthInner {
             store,
             done: Mutex::new(BTreeSet::new()),

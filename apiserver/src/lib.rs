@@ -22,7 +22,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use corekube_storage::{Cacher, CacherConfig, Store};
+use corekube_storage::{Cacher, CacherConfig, EtcdStore};
 use tokio_util::sync::CancellationToken;
 
 pub use authn::User;
@@ -38,14 +38,14 @@ pub struct Config {
     pub serving_key_pem: String,
     /// PEM of the CA whose client certificates authenticate users.
     pub client_ca_pem: String,
-    pub store: Store,
+    pub store: EtcdStore,
     /// How often etcd history is compacted; zero disables it.
     pub compaction_interval: Duration,
     pub cacher: CacherConfig,
 }
 
 /// Builds the shared state: one cacher per stored resource.
-pub fn build_state(store: Store, cacher: CacherConfig, health: Health, shutdown: CancellationToken) -> AppState {
+pub fn build_state(store: EtcdStore, cacher: CacherConfig, health: Health, shutdown: CancellationToken) -> AppState {
     let mut cachers = std::collections::HashMap::new();
     for def in corekube_api::kinds::snapshot().iter() {
         cachers

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use corekube_api::ResourceDef;
-use corekube_storage::{Cacher, Store};
+use corekube_storage::{Cacher, EtcdStore};
 use tokio_util::sync::CancellationToken;
 
 use crate::health::Health;
@@ -14,7 +14,7 @@ use crate::health::Health;
 pub struct AppState(pub(crate) Arc<Inner>);
 
 pub struct Inner {
-    pub store: Store,
+    pub store: EtcdStore,
     /// One cacher per storage resource (core and events.k8s.io events share one).
     pub cachers: HashMap<&'static str, Cacher>,
     pub health: Health,
@@ -23,7 +23,7 @@ pub struct Inner {
 }
 
 impl AppState {
-    pub fn store(&self) -> &Store {
+    pub fn store(&self) -> &EtcdStore {
         &self.0.store
     }
 

@@ -1,12 +1,13 @@
 //! The generic store: keys, resourceVersion preconditions, conflicts, finalizers and graceful
-//! deletion live here once; per-kind differences come from `crate::strategy`.
+//! deletion live here once, over `corekube_storage::EtcdStore`; per-kind differences come from
+//! `crate::strategy` and the kinds registry entries it asks.
 
 mod delete;
 pub mod list;
 mod write;
 
 use corekube_api::{ApiError, ResourceDef};
-use corekube_storage::{StorageError, Store};
+use corekube_storage::{EtcdStore, StorageError};
 use serde_json::Value;
 
 pub use delete::{delete, delete_collection, DeleteParams};
@@ -64,7 +65,7 @@ impl Scope {
 }
 
 /// Reads one object in its served form.
-pub async fn get(store: &Store, scope: &Scope, name: &str) -> Result<Value, ApiError> {
+pub async fn get(store: &EtcdStore, scope: &Scope, name: &str) -> Result<Value, ApiError> {
     let obj = store.get(&scope.key(name)).await.map_err(|e| scope.storage_error(name, e))?;
     match obj {
         Some(o) => Ok(strategy::to_served(scope.def, o)),
@@ -73,6 +74,6 @@ pub async fn get(store: &Store, scope: &Scope, name: &str) -> Result<Value, ApiE
 }
 
 /// Reads one stored object, or 404.
-pub(crate) async fn get_stored(store: &Store, scope: &Scope, name: &str) -> Result<Value, ApiError> {
+pub(crate) async fn get_stored(store: &EtcdStore, scope: &Scope, name: &str) -> Result<Value, ApiError> {
     store.get(&scope.key(name)).await.map_err(|e| scope.storage_error(name, e))?.ok_or_else(|| scope.not_found(name))
 }

@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cached::{labels_only, AttrsFn, CachedObject};
 use crate::store::with_resource_version;
-use crate::{Store, StorageError};
+use crate::{EtcdStore, StorageError};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EventType {
@@ -123,7 +123,7 @@ struct State {
 pub struct Cacher {
     resource: String,
     prefix: String,
-    store: Store,
+    store: EtcdStore,
     state: Arc<Mutex<State>>,
     /// Publishes `last_rev` so readers can wait for freshness.
     rev: watch::Receiver<i64>,
@@ -167,7 +167,7 @@ impl Default for CacherConfig {
 
 impl Cacher {
     /// Starts following `resource` (the key segment under /registry) until `cancel` fires.
-    pub fn start(store: Store, resource: &str, config: CacherConfig, cancel: CancellationToken) -> Cacher {
+    pub fn start(store: EtcdStore, resource: &str, config: CacherConfig, cancel: CancellationToken) -> Cacher {
         let (rev_tx, rev_rx) = watch::channel(0);
         let (progress_tx, progress_rx) = mpsc::channel(8);
         let cacher = Cacher {
@@ -511,7 +511,7 @@ fn dispatch(st: &mut State, event: &Arc<Event>) {
 }
 
 /// Serves a watch from before the cache's window straight from etcd's history.
-async fn pump_history(store: Store, prefix: String, after: i64, tx: mpsc::Sender<Result<Arc<Event>, StorageError>>, attrs: AttrsFn) {
+async fn pump_history(store: EtcdStore, prefix: String, after: i64, tx: mpsc::Sender<Result<Arc<Event>, StorageError>>, attrs: AttrsFn) {
     let opts = WatchOptions::new().with_prefix().with_prev_key().with_start_revision(after + 1);
     let mut client = store.client().watch_client().max_decoding_message_size(1 << 30);
     let mut stream = match client.watch(prefix.clone(), Some(opts)).await {

@@ -13,7 +13,7 @@ mod transport;
 pub use cached::{labels_of, labels_only, Attrs, AttrsFn, CachedObject};
 pub use cacher::{Cacher, CacherConfig, Event, EventType, WatchStart, WatchStream};
 pub use error::StorageError;
-pub use store::{ListPage, Store};
+pub use store::{EtcdStore, ListPage};
 
 /// The etcd key prefix under which every object lives, as upstream.
 pub const KEY_PREFIX: &str = "/registry";

@@ -34,19 +34,19 @@ const MAX_RESPONSE_BYTES: usize = 1 << 30;
 
 /// A handle on etcd. Cloning shares the connection.
 #[derive(Clone)]
-pub struct Store {
+pub struct EtcdStore {
     client: Client,
 }
 
-impl Store {
+impl EtcdStore {
     pub fn new(client: Client) -> Self {
-        Store { client }
+        EtcdStore { client }
     }
 
-    pub async fn connect(endpoints: &[String]) -> Result<Store, StorageError> {
+    pub async fn connect(endpoints: &[String]) -> Result<EtcdStore, StorageError> {
         let transport = crate::transport::EtcdTransport::new(endpoints).map_err(StorageError::Unavailable)?;
         let channel = etcd_client::Channel::Custom(tower::util::BoxCloneSyncService::new(transport));
-        Ok(Store { client: Client::from_channel(channel, None).await? })
+        Ok(EtcdStore { client: Client::from_channel(channel, None).await? })
     }
 
     pub fn client(&self) -> Client {

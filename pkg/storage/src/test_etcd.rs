@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use corekube_testsupport::EtcdProcess;
 
-use crate::Store;
+use crate::EtcdStore;
 
 pub struct TestEtcd {
     // Declared before `dir`: etcd is killed before its data directory is removed.
@@ -18,11 +18,11 @@ pub struct TestEtcd {
 impl TestEtcd {
     /// Starts etcd and returns it with a store connected and answering. The start blocks this
     /// thread until etcd answers; nothing else of the test runs yet.
-    pub async fn start_with_store() -> (TestEtcd, Store) {
+    pub async fn start_with_store() -> (TestEtcd, EtcdStore) {
         let dir = tempfile::tempdir().unwrap();
         let process = EtcdProcess::start(dir.path()).unwrap_or_else(|e| panic!("{e}"));
         let url = process.url();
-        let store = Store::connect(std::slice::from_ref(&url)).await.unwrap();
+        let store = EtcdStore::connect(std::slice::from_ref(&url)).await.unwrap();
         wait_answering(&store).await;
         (TestEtcd { process, dir, url }, store)
     }
@@ -52,7 +52,7 @@ impl TestEtcd {
 }
 
 /// Waits (bounded) until etcd answers through `store`.
-pub async fn wait_answering(store: &Store) {
+pub async fn wait_answering(store: &EtcdStore) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while store.current_revision().await.is_err() {
         assert!(Instant::now() < deadline, "etcd did not answer within 20 s");

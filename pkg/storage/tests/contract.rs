@@ -4,11 +4,11 @@
 use std::time::{Duration, Instant};
 
 use corekube_storage::test_etcd::{wait_answering, TestEtcd};
-use corekube_storage::{collection_prefix, object_key, Cacher, CacherConfig, EventType, StorageError, Store, WatchStart};
+use corekube_storage::{collection_prefix, object_key, Cacher, CacherConfig, EtcdStore, EventType, StorageError, WatchStart};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-async fn etcd() -> (TestEtcd, Store) {
+async fn etcd() -> (TestEtcd, EtcdStore) {
     TestEtcd::start_with_store().await
 }
 
@@ -255,7 +255,7 @@ impl CuttableProxy {
 async fn a_resumed_watch_moves_the_cache_only_as_far_as_the_events_it_applied() {
     let (e, s) = etcd().await;
     let proxy = CuttableProxy::start(&e.url).await;
-    let through_proxy = Store::connect(std::slice::from_ref(&proxy.url)).await.unwrap();
+    let through_proxy = EtcdStore::connect(std::slice::from_ref(&proxy.url)).await.unwrap();
     let cancel = CancellationToken::new();
     // Room for every event the test reads, so a slow reader is not what closes the watch.
     let config = CacherConfig { progress_interval: Duration::from_secs(60), watcher_buffer: 4096, ..Default::default() };

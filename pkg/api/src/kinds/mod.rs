@@ -317,6 +317,28 @@ mod tests {
     }
 
     #[test]
+    fn entries_come_and_go_at_run_time() {
+        static WIDGETS: ResourceDef = ResourceDef {
+            group: "example.com", version: "v1", kind: "Widget", plural: "widgets", singular: "widget", namespaced: true,
+            short_names: &[], categories: &[], verbs: ALL_VERBS, subresources: &[], storage_resource: "widgets.example.com",
+            field_labels: &[], codec: crate::decode::typed::<k8s_openapi::api::core::v1::ConfigMap>, behaviour: &Generic,
+        };
+        let before = snapshot();
+        add(&WIDGETS).unwrap();
+        assert!(add(&WIDGETS).is_err(), "a route is served once");
+        assert!(std::ptr::eq(find("example.com", "v1", "widgets").unwrap(), &WIDGETS));
+        assert!(groups().contains(&"example.com"));
+        assert_eq!(WIDGETS.storage_def().kind, "Widget");
+        assert!(printer("example.com", "Widget").is_none(), "the default table");
+        // A snapshot taken before keeps its entries.
+        assert!(!before.iter().any(|d| d.plural == "widgets"));
+        assert!(std::ptr::eq(remove("example.com", "v1", "widgets").unwrap(), &WIDGETS));
+        assert!(find("example.com", "v1", "widgets").is_none());
+        assert!(remove("", "v1", "pods").is_none(), "built-in entries stay");
+        assert!(find("", "v1", "pods").is_some());
+    }
+
+    #[test]
     fn groups_start_with_core() {
         assert_eq!(groups()[0], "");
         assert!(groups().contains(&"apps"));

@@ -80,6 +80,7 @@ fn every_served_kind_can_be_created_read_and_deleted() {
         ("lease.yaml", "lease.coordination.k8s.io/leader"),
         ("event.yaml", "event/web.started"),
         ("events-k8s-io-event.yaml", "event.events.k8s.io/web.scheduled"),
+        ("endpointslice.yaml", "endpointslice.discovery.k8s.io/external-db-1"),
     ];
     for (file, name) in namespaced {
         let mut manifest = std::fs::read_to_string(example(file)).unwrap();
@@ -151,6 +152,39 @@ fn every_served_kind_can_be_created_read_and_deleted() {
         c.ok(&["delete", name]);
         assert!(c.fails(&["get", name]).contains("NotFound"));
     }
+}
+
+#[test]
+fn endpoint_slices_are_validated_printed_and_selected_as_upstream() {
+    let c = shared();
+    let ns = namespace(c, "slices");
+    c.ok(&["create", "-n", &ns, "-f", &example("endpointslice.yaml")]);
+    let table = c.ok(&["get", "endpointslices", "-n", &ns, "-l", "kubernetes.io/service-name=external-db"]);
+    let mut lines = table.lines();
+    let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(header, vec!["NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE"], "{table}");
+    let row: Vec<&str> = lines.next().unwrap().split_whitespace().take(4).collect();
+    assert_eq!(row, vec!["external-db-1", "IPv4", "5432", "192.0.2.10"], "{table}");
+    let by_name = c.ok(&["get", "endpointslices", "-n", &ns, "--field-selector", "metadata.name=external-db-1", "-o", "name"]);
+    assert_eq!(by_name.trim(), "endpointslice.discovery.k8s.io/external-db-1");
+    let err = c.fails(&["get", "endpointslices", "-n", &ns, "--field-selector", "addressType=IPv4"]);
+    assert!(err.contains("field label not supported: addressType"), "{err}");
+    // Generation counts every change but metadata's (labels excepted).
+    let generation = || c.ok(&["get", "-n", &ns, "endpointslice/external-db-1", "-o", "jsonpath={.metadata.generation}"]);
+    assert_eq!(generation(), "1");
+    c.ok(&["annotate", "-n", &ns, "endpointslice/external-db-1", "note=x"]);
+    assert_eq!(generation(), "1");
+    c.ok(&["patch", "-n", &ns, "endpointslice/external-db-1", "--type=json", "-p", r#"[{"op":"add","path":"/endpoints/0/addresses/0","value":"192.0.2.11"}]"#]);
+    assert_eq!(generation(), "2");
+    let err = c.fails(&["patch", "-n", &ns, "endpointslice/external-db-1", "--type=merge", "-p", r#"{"addressType":"IPv6"}"#]);
+    assert!(err.contains("addressType: Invalid value: \"IPv6\": field is immutable"), "{err}");
+    let bad = format!(
+        "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: bad\n  namespace: {ns}\naddressType: IPv4\nendpoints:\n- addresses: [\"fd00::1\"]\nports:\n- name: HTTP\n  port: 80\n"
+    );
+    let err = c.kubectl_with(&["create", "-f", "-"], Some(&bad));
+    let err = String::from_utf8_lossy(&err.stderr).to_string();
+    assert!(err.contains("endpoints[0].addresses[0]: Invalid value: \"fd00::1\": must be a valid IPv4 address"), "{err}");
+    assert!(err.contains("ports[0].name: Invalid value: \"HTTP\""), "{err}");
 }
 
 #[test]

@@ -48,7 +48,7 @@ pub async fn ensure_system_namespaces(state: &AppState) {
 /// Creates the system priority classes (system-node-critical, system-cluster-critical).
 pub async fn ensure_system_priority_classes(state: &AppState) {
     let def = kinds::find("scheduling.k8s.io", "v1", "priorityclasses").expect("priority classes are served");
-    for (name, value, description) in corekube_api::validation::priority_class::SYSTEM_PRIORITY_CLASSES {
+    for (name, value, description) in corekube_api::kinds::scheduling::priorityclass::validation::SYSTEM_PRIORITY_CLASSES {
         let pc = json!({
             "apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
             "metadata": {"name": name}, "value": value, "description": description,

@@ -3,12 +3,8 @@
 //! The real apiserver always generates the wide cells (`-o wide` is applied by kubectl, which
 //! hides `priority > 0` columns), so every printer here emits all of its columns.
 
-mod apps;
 pub(crate) mod descriptions;
-mod events;
 pub(crate) mod format;
-mod network;
-mod node;
 mod simple;
 mod storage;
 
@@ -59,6 +55,9 @@ impl Column {
         priority: 0,
     };
 
+    /// The `Name` column again, shown only with `-o wide` (upstream's event printer ends with it).
+    pub const NAME_WIDE: Column = Column { priority: 1, ..Column::NAME };
+
     pub const AGE: Column = Column::new("Age", "string", doc::OBJECT_CREATION_TIMESTAMP);
 
     pub fn to_json(&self) -> Value {
@@ -94,22 +93,13 @@ impl Printer {
 }
 
 // The printers of the served kinds; each kind's behaviour points at its own.
-pub static NODE: Printer = Printer::of(node::NODE_COLUMNS, node::node_cells);
 pub static NAMESPACE: Printer = Printer::of(simple::NAMESPACE_COLUMNS, simple::namespace_cells);
 pub static CONFIG_MAP: Printer = Printer::of(simple::CONFIG_MAP_COLUMNS, simple::config_map_cells);
 pub static SECRET: Printer = Printer::of(simple::SECRET_COLUMNS, simple::secret_cells);
 pub static SERVICE_ACCOUNT: Printer = Printer::of(simple::SERVICE_ACCOUNT_COLUMNS, simple::service_account_cells);
-pub static SERVICE: Printer = Printer::of(network::SERVICE_COLUMNS, network::service_cells);
-pub static ENDPOINTS: Printer = Printer::of(network::ENDPOINTS_COLUMNS, network::endpoints_cells);
-pub static EVENT: Printer = Printer::of(events::EVENT_COLUMNS, events::core_event_cells);
-/// Upstream serves events.k8s.io Events from the core Event storage and printer.
-pub static EVENTS_V1_EVENT: Printer = Printer::of(events::EVENT_COLUMNS, events::events_v1_event_cells);
 pub static PERSISTENT_VOLUME: Printer = Printer::of(storage::PV_COLUMNS, storage::pv_cells);
 pub static PERSISTENT_VOLUME_CLAIM: Printer = Printer::of(storage::PVC_COLUMNS, storage::pvc_cells);
 pub static STORAGE_CLASS: Printer = Printer::of(storage::STORAGE_CLASS_COLUMNS, storage::storage_class_cells);
-pub static DEPLOYMENT: Printer = Printer::of(apps::DEPLOYMENT_COLUMNS, apps::deployment_cells);
-pub static REPLICA_SET: Printer = Printer::of(apps::REPLICA_SET_COLUMNS, apps::replica_set_cells);
-pub static SCALE: Printer = Printer::of(apps::SCALE_COLUMNS, apps::scale_cells);
 pub static LEASE: Printer = Printer::of(simple::LEASE_COLUMNS, simple::lease_cells);
 pub static PRIORITY_CLASS: Printer = Printer::of(simple::PRIORITY_CLASS_COLUMNS, simple::priority_class_cells);
 

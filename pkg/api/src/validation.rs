@@ -6,20 +6,15 @@
 //! Fields upstream fills in by defaulting (restartPolicy, protocol, imagePullPolicy, ...) are
 //! only checked when present, so an object that skipped defaulting is not rejected for them.
 
-pub mod apps;
 pub mod config;
 pub mod container;
-pub mod coordination;
-pub mod event;
 pub mod field;
 pub mod meta;
 pub mod names;
 pub mod node;
-pub mod priority_class;
 pub mod quantity;
 pub mod resources;
 pub mod scheduling;
-pub mod service;
 pub mod storage;
 pub mod volume;
 

@@ -143,8 +143,6 @@ pub const ALL_VERBS: &[&str] = &["create", "delete", "deletecollection", "get", 
 pub const NO_COLLECTION_DELETE: &[&str] = &["create", "delete", "get", "list", "patch", "update", "watch"];
 pub const STATUS_VERBS: &[&str] = &["get", "patch", "update"];
 
-pub const SCALE: SubresourceDef =
-    SubresourceDef { name: "scale", group: "autoscaling", version: "v1", kind: "Scale", verbs: STATUS_VERBS, printer: Some(&crate::table::SCALE) };
 
 pub const fn status_of(group: &'static str, version: &'static str, kind: &'static str) -> SubresourceDef {
     SubresourceDef { name: "status", group, version, kind, verbs: STATUS_VERBS, printer: None }

@@ -2,6 +2,8 @@
 
 use std::net::IpAddr;
 
+use super::field::{FieldError, Path};
+
 pub const DNS1123_LABEL_MAX: usize = 63;
 pub const DNS1123_SUBDOMAIN_MAX: usize = 253;
 pub const LABEL_VALUE_MAX: usize = 63;
@@ -308,6 +310,29 @@ pub fn mask_trailing_dash(name: &str) -> String {
         Some(_) => "a".to_string(),
         None => name.to_string(),
     }
+}
+
+/// `ValidateNonSpecialIP`: endpoints and external IPs may not be loopback, link-local or unset.
+pub fn non_special_ip(ip: &str, path: &Path) -> Vec<FieldError> {
+    let Some(addr) = parse_ip(ip) else { return vec![FieldError::invalid(path, ip, "must be a valid IP address")] };
+    let mut errs = Vec::new();
+    if addr.is_unspecified() {
+        errs.push(FieldError::invalid(path, ip, format!("may not be unspecified ({ip})")));
+    }
+    if addr.is_loopback() {
+        errs.push(FieldError::invalid(path, ip, "may not be in the loopback range (127.0.0.0/8, ::1/128)"));
+    }
+    let (link_local, link_local_multicast) = match addr {
+        std::net::IpAddr::V4(v4) => (v4.is_link_local(), v4.octets()[..3] == [224, 0, 0]),
+        std::net::IpAddr::V6(v6) => ((v6.segments()[0] & 0xffc0) == 0xfe80, (v6.segments()[0] & 0xff0f) == 0xff02),
+    };
+    if link_local {
+        errs.push(FieldError::invalid(path, ip, "may not be in the link-local range (169.254.0.0/16, fe80::/10)"));
+    }
+    if link_local_multicast {
+        errs.push(FieldError::invalid(path, ip, "may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)"));
+    }
+    errs
 }
 
 #[cfg(test)]

@@ -3,9 +3,14 @@
 use jiff::Timestamp;
 use serde_json::{json, Value};
 
-use super::descriptions as doc;
-use super::format::{age, container_cells, format_label_selector, int, label_selector, list, name};
-use super::Column;
+use crate::table::descriptions as doc;
+use crate::table::format::{age, container_cells, format_label_selector, int, label_selector, list, name};
+use crate::table::{Column, Printer};
+
+pub(super) static DEPLOYMENT: Printer = Printer::of(DEPLOYMENT_COLUMNS, deployment_cells);
+pub(super) static REPLICA_SET: Printer = Printer::of(REPLICA_SET_COLUMNS, replica_set_cells);
+/// The scale subresource's kind (autoscaling/v1 Scale), as both apps kinds serve it.
+pub(super) static SCALE: Printer = Printer::of(SCALE_COLUMNS, scale_cells);
 
 const CONTAINERS: Column = Column::wide(
     "Containers",
@@ -18,7 +23,7 @@ const IMAGES: Column = Column::wide(
     "Images referenced by each container in the template.",
 );
 
-pub(super) const DEPLOYMENT_COLUMNS: &[Column] = &[
+const DEPLOYMENT_COLUMNS: &[Column] = &[
     Column::NAME,
     Column::new("Ready", "string", "Number of the pod with ready state"),
     Column::new(
@@ -37,7 +42,7 @@ pub(super) const DEPLOYMENT_COLUMNS: &[Column] = &[
     Column::wide("Selector", "string", doc::DEPLOYMENT_SPEC_SELECTOR),
 ];
 
-pub(super) const REPLICA_SET_COLUMNS: &[Column] = &[
+const REPLICA_SET_COLUMNS: &[Column] = &[
     Column::NAME,
     Column::new("Desired", "integer", doc::REPLICA_SET_SPEC_REPLICAS),
     Column::new("Current", "integer", doc::REPLICA_SET_STATUS_REPLICAS),
@@ -48,7 +53,7 @@ pub(super) const REPLICA_SET_COLUMNS: &[Column] = &[
     Column::wide("Selector", "string", doc::REPLICA_SET_SPEC_SELECTOR),
 ];
 
-pub(super) fn deployment_cells(deployment: &Value, now: Timestamp) -> Vec<Value> {
+fn deployment_cells(deployment: &Value, now: Timestamp) -> Vec<Value> {
     let (names, images) = container_cells(list(deployment, "/spec/template/spec/containers"));
     // Unlike other printers, the deployment one shows an empty selector as "" and a broken one
     // as `<invalid>`.
@@ -70,7 +75,7 @@ pub(super) fn deployment_cells(deployment: &Value, now: Timestamp) -> Vec<Value>
     ]
 }
 
-pub(super) fn replica_set_cells(replica_set: &Value, now: Timestamp) -> Vec<Value> {
+fn replica_set_cells(replica_set: &Value, now: Timestamp) -> Vec<Value> {
     let (names, images) = container_cells(list(replica_set, "/spec/template/spec/containers"));
     vec![
         json!(name(replica_set)),
@@ -85,14 +90,14 @@ pub(super) fn replica_set_cells(replica_set: &Value, now: Timestamp) -> Vec<Valu
 }
 
 /// Upstream's printer for the `scale` subresource of Deployments and ReplicaSets.
-pub(super) const SCALE_COLUMNS: &[Column] = &[
+const SCALE_COLUMNS: &[Column] = &[
     Column::NAME,
     Column::new("Desired", "integer", "Number of desired replicas"),
     Column::new("Available", "integer", "Number of actual replicas"),
     Column::AGE,
 ];
 
-pub(super) fn scale_cells(scale: &Value, now: Timestamp) -> Vec<Value> {
+fn scale_cells(scale: &Value, now: Timestamp) -> Vec<Value> {
     vec![
         json!(name(scale)),
         json!(scale.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(0)),

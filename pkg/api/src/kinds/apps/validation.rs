@@ -11,9 +11,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::Value;
 
-use super::field::{go_struct, BadValue, FieldError, Path};
-use super::meta::{self, NameRule, SelectorMatch};
-use super::names;
+use crate::validation::field::{go_struct, BadValue, FieldError, Path};
+use crate::validation::meta::{self, NameRule, SelectorMatch};
+use crate::validation::names;
 use crate::kinds::core::pod::validation as pod;
 
 /// Whether the stored JSON has a selector at all; k8s-openapi turns a missing one into an
@@ -293,5 +293,5 @@ pub fn validate_replica_set_status_update(new: &ReplicaSet, old: &ReplicaSet) ->
 }
 
 #[cfg(test)]
-#[path = "apps_tests.rs"]
+#[path = "validation_tests.rs"]
 mod tests;

@@ -4,10 +4,11 @@
 use k8s_openapi::api::apps::v1 as apps;
 use serde_json::{Map, Value};
 
+use super::SCALE;
 use crate::decode::typed;
-use crate::kinds::{status_of, SCALE, ALL_VERBS, Behaviour, ResourceDef};
-use crate::table::{self, Printer};
-use crate::validation::{self, FieldError, Op};
+use crate::kinds::{status_of, ALL_VERBS, Behaviour, ResourceDef};
+use crate::table::Printer;
+use crate::validation::{FieldError, Op};
 
 pub static DEF: ResourceDef = ResourceDef {
     group: "apps", version: "v1", kind: "Deployment", plural: "deployments", singular: "deployment", namespaced: true,
@@ -27,9 +28,9 @@ impl Behaviour for Deployment {
     }
 
     fn validate(&self, obj: &Value, op: Op) -> Vec<FieldError> {
-        use validation::apps as v;
+        use super::validation as v;
         let given = v::selector_given(obj);
-        validation::typed::<apps::Deployment>(
+        crate::validation::typed::<apps::Deployment>(
             obj,
             op,
             |d| v::deployment_errors(d, given),
@@ -39,7 +40,7 @@ impl Behaviour for Deployment {
     }
 
     fn printer(&self) -> Option<&'static Printer> {
-        Some(&table::DEPLOYMENT)
+        Some(&super::table::DEPLOYMENT)
     }
 
     fn tracks_generation(&self) -> bool {

@@ -4,10 +4,11 @@
 use k8s_openapi::api::apps::v1 as apps;
 use serde_json::{Map, Value};
 
+use super::SCALE;
 use crate::decode::typed;
-use crate::kinds::{field_or, status_of, SCALE, ALL_VERBS, Behaviour, ResourceDef};
-use crate::table::{self, Printer};
-use crate::validation::{self, FieldError, Op};
+use crate::kinds::{field_or, status_of, ALL_VERBS, Behaviour, ResourceDef};
+use crate::table::Printer;
+use crate::validation::{FieldError, Op};
 
 pub static DEF: ResourceDef = ResourceDef {
     group: "apps", version: "v1", kind: "ReplicaSet", plural: "replicasets", singular: "replicaset", namespaced: true,
@@ -27,9 +28,9 @@ impl Behaviour for ReplicaSet {
     }
 
     fn validate(&self, obj: &Value, op: Op) -> Vec<FieldError> {
-        use validation::apps as v;
+        use super::validation as v;
         let given = v::selector_given(obj);
-        validation::typed::<apps::ReplicaSet>(
+        crate::validation::typed::<apps::ReplicaSet>(
             obj,
             op,
             |r| v::replica_set_errors(r, given),
@@ -39,7 +40,7 @@ impl Behaviour for ReplicaSet {
     }
 
     fn printer(&self) -> Option<&'static Printer> {
-        Some(&table::REPLICA_SET)
+        Some(&super::table::REPLICA_SET)
     }
 
     fn tracks_generation(&self) -> bool {

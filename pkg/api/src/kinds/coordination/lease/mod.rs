@@ -1,12 +1,14 @@
 //! coordination.k8s.io/v1 Lease: validation and printer; nothing to default.
 
+mod validation;
+
 use k8s_openapi::api::coordination::v1 as coordination;
 use serde_json::{Map, Value};
 
 use crate::decode::typed;
 use crate::kinds::{ALL_VERBS, Behaviour, ResourceDef};
 use crate::table::{self, Printer};
-use crate::validation::{self, FieldError, Op};
+use crate::validation::{FieldError, Op};
 
 pub static DEF: ResourceDef = ResourceDef {
     group: "coordination.k8s.io", version: "v1", kind: "Lease", plural: "leases", singular: "lease", namespaced: true,
@@ -23,8 +25,7 @@ impl Behaviour for Lease {
     fn defaults(&self, _obj: &mut Map<String, Value>) {}
 
     fn validate(&self, obj: &Value, op: Op) -> Vec<FieldError> {
-        use validation::coordination as v;
-        validation::typed::<coordination::Lease>(obj, op, v::validate_lease, v::validate_lease_update, validation::meta_only)
+        crate::validation::typed::<coordination::Lease>(obj, op, validation::validate_lease, validation::validate_lease_update, crate::validation::meta_only)
     }
 
     fn printer(&self) -> Option<&'static Printer> {

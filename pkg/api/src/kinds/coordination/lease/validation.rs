@@ -5,8 +5,8 @@
 
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 
-use super::field::{FieldError, Path};
-use super::meta::{self, NameRule};
+use crate::validation::field::{FieldError, Path};
+use crate::validation::meta::{self, NameRule};
 
 fn lease_spec(spec: &LeaseSpec) -> Vec<FieldError> {
     let path = Path::new("spec");

@@ -1,12 +1,15 @@
 //! core/v1 Endpoints: port protocols default to TCP; validation and printer.
 
+mod table;
+pub mod validation;
+
 use k8s_openapi::api::core::v1 as core;
 use serde_json::{Map, Value};
 
 use crate::decode::typed;
 use crate::kinds::{ALL_VERBS, Behaviour, ResourceDef};
-use crate::table::{self, Printer};
-use crate::validation::{self, FieldError, Op};
+use crate::table::Printer;
+use crate::validation::{FieldError, Op};
 
 pub static DEF: ResourceDef = ResourceDef {
     group: "", version: "v1", kind: "Endpoints", plural: "endpoints", singular: "endpoints", namespaced: true,
@@ -25,12 +28,11 @@ impl Behaviour for Endpoints {
     }
 
     fn validate(&self, obj: &Value, op: Op) -> Vec<FieldError> {
-        use validation::service;
-        validation::typed::<core::Endpoints>(obj, op, service::validate_endpoints, service::validate_endpoints_update, validation::meta_only)
+        crate::validation::typed::<core::Endpoints>(obj, op, validation::validate_endpoints, validation::validate_endpoints_update, crate::validation::meta_only)
     }
 
     fn printer(&self) -> Option<&'static Printer> {
-        Some(&table::ENDPOINTS)
+        Some(&table::PRINTER)
     }
 
 }

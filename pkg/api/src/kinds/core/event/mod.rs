@@ -1,13 +1,16 @@
 //! core/v1 Event: validation, printer and upstream's event field labels. The garbage collector's
 //! finalizers never apply to events.
 
+pub(crate) mod table;
+pub mod validation;
+
 use k8s_openapi::api::core::v1 as core;
 use serde_json::{Map, Value};
 
 use crate::decode::typed;
 use crate::kinds::{field, FieldLabel, ALL_VERBS, Behaviour, ResourceDef};
-use crate::table::{self, Printer};
-use crate::validation::{self, FieldError, Op};
+use crate::table::Printer;
+use crate::validation::{FieldError, Op};
 
 const FIELDS: &[FieldLabel] = &[
     field("involvedObject.kind", "involvedObject.kind"),
@@ -38,12 +41,11 @@ impl Behaviour for Event {
     fn defaults(&self, _obj: &mut Map<String, Value>) {}
 
     fn validate(&self, obj: &Value, op: Op) -> Vec<FieldError> {
-        use validation::event;
-        validation::typed::<core::Event>(obj, op, event::validate_event, event::validate_event_update, event::validate_event_update)
+        crate::validation::typed::<core::Event>(obj, op, validation::validate_event, validation::validate_event_update, validation::validate_event_update)
     }
 
     fn printer(&self) -> Option<&'static Printer> {
-        Some(&table::EVENT)
+        Some(&table::PRINTER)
     }
 
     fn garbage_collected(&self) -> bool {

@@ -3,12 +3,16 @@
 use jiff::Timestamp;
 use serde_json::{json, Value};
 
-use super::descriptions as doc;
-use super::format::{int, name, parse_time, since, text};
-use super::Column;
+use crate::table::descriptions as doc;
+use crate::table::format::{int, name, parse_time, since, text};
+use crate::table::{Column, Printer};
+
+pub(super) static PRINTER: Printer = Printer::of(EVENT_COLUMNS, core_event_cells);
+/// Upstream serves events.k8s.io Events from the core Event storage and printer.
+pub(crate) static EVENTS_V1_PRINTER: Printer = Printer::of(EVENT_COLUMNS, events_v1_event_cells);
 
 // Upstream's column order interleaves wide columns; cells follow the same order.
-pub(super) const EVENT_COLUMNS: &[Column] = &[
+const EVENT_COLUMNS: &[Column] = &[
     Column::new("Last Seen", "string", doc::EVENT_LAST_TIMESTAMP),
     Column::new("Type", "string", doc::EVENT_TYPE),
     Column::new("Reason", "string", doc::EVENT_REASON),
@@ -18,18 +22,15 @@ pub(super) const EVENT_COLUMNS: &[Column] = &[
     Column::new("Message", "string", doc::EVENT_MESSAGE),
     Column::wide("First Seen", "string", doc::EVENT_FIRST_TIMESTAMP),
     Column::wide("Count", "string", doc::EVENT_COUNT),
-    Column {
-        priority: 1,
-        ..Column::NAME
-    },
+    Column::NAME_WIDE,
 ];
 
 /// An events.k8s.io/v1 Event, printed through its core/v1 form as upstream does.
-pub(super) fn events_v1_event_cells(event: &Value, now: Timestamp) -> Vec<Value> {
+fn events_v1_event_cells(event: &Value, now: Timestamp) -> Vec<Value> {
     core_event_cells(&crate::events::events_v1_to_core(event.clone()), now)
 }
 
-pub(super) fn core_event_cells(event: &Value, now: Timestamp) -> Vec<Value> {
+fn core_event_cells(event: &Value, now: Timestamp) -> Vec<Value> {
     // New-API events have no firstTimestamp, only eventTime.
     let first_seen = if parse_time(event.get("firstTimestamp")).is_some() {
         since(event.get("firstTimestamp"), now)

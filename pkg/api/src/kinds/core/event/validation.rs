@@ -6,9 +6,9 @@
 use k8s_openapi::api::core::v1::{Event, ObjectReference};
 use serde_json::Value;
 
-use super::field::{go_struct, BadValue, FieldError, Path};
-use super::meta::{self, NameRule};
-use super::names;
+use crate::validation::field::{go_struct, BadValue, FieldError, Path};
+use crate::validation::meta::{self, NameRule};
+use crate::validation::names;
 
 const SHORT_LIMIT: usize = 128;
 const NOTE_LIMIT: usize = 1024;

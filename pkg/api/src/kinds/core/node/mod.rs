@@ -1,11 +1,13 @@
 //! core/v1 Node: defaults, validation, printer and the `spec.unschedulable` field label.
 
+mod table;
+
 use k8s_openapi::api::core::v1 as core;
 use serde_json::{Map, Value};
 
 use crate::decode::typed;
 use crate::kinds::{field_or, status_of, ALL_VERBS, Behaviour, ResourceDef};
-use crate::table::{self, Printer};
+use crate::table::Printer;
 use crate::validation::{self, FieldError, Op};
 
 pub static DEF: ResourceDef = ResourceDef {
@@ -31,7 +33,7 @@ impl Behaviour for Node {
     }
 
     fn printer(&self) -> Option<&'static Printer> {
-        Some(&table::NODE)
+        Some(&table::PRINTER)
     }
 
 }

@@ -5,11 +5,13 @@ use std::collections::BTreeSet;
 use jiff::Timestamp;
 use serde_json::{json, Value};
 
-use super::descriptions as doc;
-use super::format::{age, list, name, or, text};
-use super::Column;
+use crate::table::descriptions as doc;
+use crate::table::format::{age, list, name, or, text};
+use crate::table::{Column, Printer};
 
-pub(super) const NODE_COLUMNS: &[Column] = &[
+pub(super) static PRINTER: Printer = Printer::of(NODE_COLUMNS, node_cells);
+
+const NODE_COLUMNS: &[Column] = &[
     Column::NAME,
     Column::new("Status", "string", "The status of the node"),
     Column::new("Roles", "string", "The roles of the node"),
@@ -31,7 +33,7 @@ const ROLE_LABEL_PREFIX: &str = "node-role.kubernetes.io/";
 /// The older form: the role is this label's value.
 const ROLE_LABEL: &str = "kubernetes.io/role";
 
-pub(super) fn node_cells(node: &Value, now: Timestamp) -> Vec<Value> {
+fn node_cells(node: &Value, now: Timestamp) -> Vec<Value> {
     let info = |field: &str| {
         or(
             text(node, &format!("/status/nodeInfo/{field}")),

@@ -1,13 +1,16 @@
 //! core/v1 Service: defaults, validation, printer, field labels; status starts empty; an update
 //! keeps the allocated cluster IPs and families it leaves out.
 
+mod table;
+pub mod validation;
+
 use k8s_openapi::api::core::v1 as core;
 use serde_json::{Map, Value};
 
 use crate::decode::typed;
 use crate::kinds::{field, status_of, ALL_VERBS, Behaviour, ResourceDef};
-use crate::table::{self, Printer};
-use crate::validation::{self, FieldError, Op};
+use crate::table::Printer;
+use crate::validation::{FieldError, Op};
 
 pub static DEF: ResourceDef = ResourceDef {
     group: "", version: "v1", kind: "Service", plural: "services", singular: "service", namespaced: true,
@@ -28,12 +31,11 @@ impl Behaviour for Service {
     }
 
     fn validate(&self, obj: &Value, op: Op) -> Vec<FieldError> {
-        use validation::service;
-        validation::typed::<core::Service>(obj, op, service::validate_service, service::validate_service_update, service::validate_service_status_update)
+        crate::validation::typed::<core::Service>(obj, op, validation::validate_service, validation::validate_service_update, validation::validate_service_status_update)
     }
 
     fn printer(&self) -> Option<&'static Printer> {
-        Some(&table::SERVICE)
+        Some(&table::PRINTER)
     }
 
     // Status is written by controllers through /status, never by the creator.

@@ -1,4 +1,4 @@
-//! Services and Endpoints.
+//! Upstream's Service validation.
 //!
 //! Skipped from upstream: the topology-mode annotation, the load-balancer source-ranges
 //! annotation, dual-stack family/IP consistency beyond "one IP per family", ipMode of
@@ -6,12 +6,12 @@
 
 use std::collections::BTreeSet;
 
-use k8s_openapi::api::core::v1::{EndpointAddress, Endpoints, Service, ServicePort, ServiceSpec};
+use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
 
-use super::container::{enum_if_set, port_num_or_name};
-use super::field::{go_struct, BadValue, FieldError, Path};
-use super::meta::{self, NameRule};
-use super::names;
+use crate::validation::container::{enum_if_set, port_num_or_name};
+use crate::validation::field::{go_struct, BadValue, FieldError, Path};
+use crate::validation::meta::{self, NameRule};
+use crate::validation::names;
 
 const PROTOCOLS: &[&str] = &["SCTP", "TCP", "UDP"];
 const TYPES: &[&str] = &["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"];
@@ -57,29 +57,6 @@ fn validate_port(sp: &ServicePort, require_name: bool, names_seen: &mut BTreeSet
     }
     if let Some(ap) = &sp.app_protocol {
         errs.extend(meta::validate_label_name(ap, &path.child("appProtocol")));
-    }
-    errs
-}
-
-/// `ValidateNonSpecialIP`: endpoints and external IPs may not be loopback, link-local or unset.
-pub(crate) fn non_special_ip(ip: &str, path: &Path) -> Vec<FieldError> {
-    let Some(addr) = names::parse_ip(ip) else { return vec![FieldError::invalid(path, ip, "must be a valid IP address")] };
-    let mut errs = Vec::new();
-    if addr.is_unspecified() {
-        errs.push(FieldError::invalid(path, ip, format!("may not be unspecified ({ip})")));
-    }
-    if addr.is_loopback() {
-        errs.push(FieldError::invalid(path, ip, "may not be in the loopback range (127.0.0.0/8, ::1/128)"));
-    }
-    let (link_local, link_local_multicast) = match addr {
-        std::net::IpAddr::V4(v4) => (v4.is_link_local(), v4.octets()[..3] == [224, 0, 0]),
-        std::net::IpAddr::V6(v6) => ((v6.segments()[0] & 0xffc0) == 0xfe80, (v6.segments()[0] & 0xff0f) == 0xff02),
-    };
-    if link_local {
-        errs.push(FieldError::invalid(path, ip, "may not be in the link-local range (169.254.0.0/16, fe80::/10)"));
-    }
-    if link_local_multicast {
-        errs.push(FieldError::invalid(path, ip, "may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)"));
     }
     errs
 }
@@ -220,7 +197,7 @@ fn spec_errors(spec: &ServiceSpec) -> Vec<FieldError> {
         let p = path.child("externalIPs").index(i);
         match names::parse_ip(ip) {
             None => errs.push(FieldError::invalid(&p, ip, names::IP_MSG)),
-            Some(_) => errs.extend(non_special_ip(ip, &p)),
+            Some(_) => errs.extend(names::non_special_ip(ip, &p)),
         }
     }
     errs.extend(enum_if_set(spec.type_.as_deref(), TYPES, &path.child("type")));
@@ -359,61 +336,6 @@ pub fn validate_service_status_update(new: &Service, old: &Service) -> Vec<Field
     errs
 }
 
-fn endpoint_address(a: &EndpointAddress, path: &Path) -> Vec<FieldError> {
-    let mut errs = Vec::new();
-    if names::parse_ip(&a.ip).is_none() {
-        errs.push(FieldError::invalid(&path.child("ip"), &a.ip, names::IP_MSG));
-    }
-    if let Some(h) = a.hostname.as_deref().filter(|h| !h.is_empty()) {
-        errs.extend(names::is_dns1123_label(h).into_iter().map(|m| FieldError::invalid(&path.child("hostname"), h, m)));
-    }
-    if let Some(n) = &a.node_name {
-        errs.extend(names::is_dns1123_subdomain(n).into_iter().map(|m| FieldError::invalid(&path.child("nodeName"), n, m)));
-    }
-    errs.extend(non_special_ip(&a.ip, &path.child("ip")));
-    errs
-}
-
-pub fn validate_endpoints(ep: &Endpoints) -> Vec<FieldError> {
-    let mut errs = meta::validate_object_meta(&ep.metadata, true, NameRule::Dns1123Subdomain);
-    for (i, ss) in ep.subsets.iter().flatten().enumerate() {
-        let p = Path::new("subsets").index(i);
-        let (addrs, not_ready) = (ss.addresses.as_deref().unwrap_or(&[]), ss.not_ready_addresses.as_deref().unwrap_or(&[]));
-        if addrs.is_empty() && not_ready.is_empty() {
-            errs.push(FieldError::required(&p, "must specify `addresses` or `notReadyAddresses`"));
-        }
-        for (field, list) in [("addresses", addrs), ("notReadyAddresses", not_ready)] {
-            for (j, a) in list.iter().enumerate() {
-                errs.extend(endpoint_address(a, &p.child(field).index(j)));
-            }
-        }
-        let ports = ss.ports.as_deref().unwrap_or(&[]);
-        for (j, port) in ports.iter().enumerate() {
-            let pp = p.child("ports").index(j);
-            let name = port.name.as_deref().unwrap_or("");
-            if ports.len() > 1 && name.is_empty() {
-                errs.push(FieldError::required(&pp.child("name"), ""));
-            } else if !name.is_empty() {
-                errs.extend(names::is_dns1123_label(name).into_iter().map(|m| FieldError::invalid(&pp.child("name"), name, m)));
-            }
-            errs.extend(
-                names::is_valid_port_num(port.port.into()).into_iter().map(|m| FieldError::invalid(&pp.child("port"), port.port, m)),
-            );
-            errs.extend(enum_if_set(port.protocol.as_deref(), PROTOCOLS, &pp.child("protocol")));
-            if let Some(ap) = &port.app_protocol {
-                errs.extend(meta::validate_label_name(ap, &pp.child("appProtocol")));
-            }
-        }
-    }
-    errs
-}
-
-pub fn validate_endpoints_update(new: &Endpoints, old: &Endpoints) -> Vec<FieldError> {
-    let mut errs = meta::validate_object_meta_update(&new.metadata, &old.metadata);
-    errs.extend(validate_endpoints(new));
-    errs
-}
-
 #[cfg(test)]
-#[path = "service_tests.rs"]
+#[path = "validation_tests.rs"]
 mod tests;

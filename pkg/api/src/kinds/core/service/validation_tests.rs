@@ -84,26 +84,3 @@ fn service_update_cases() {
         "status",
     );
 }
-
-#[test]
-fn endpoints_cases() {
-    let ep = |subsets: serde_json::Value| -> Endpoints {
-        serde_json::from_value(json!({"metadata": {"name": "web", "namespace": "default"}, "subsets": subsets})).unwrap()
-    };
-    let cases: Vec<(serde_json::Value, Vec<&str>)> = vec![
-        (json!([{"addresses": [{"ip": "10.1.2.3", "hostname": "pod-a"}], "ports": [{"port": 80}]}]), vec![]),
-        (json!([{"ports": [{"port": 80}]}]), vec!["subsets[0]: Required value: must specify `addresses` or `notReadyAddresses`"]),
-        (json!([{"addresses": [{"ip": "nope"}]}]), vec![
-            "subsets[0].addresses[0].ip: Invalid value: \"nope\": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)",
-            "subsets[0].addresses[0].ip: Invalid value: \"nope\": must be a valid IP address",
-        ]),
-        (json!([{"addresses": [{"ip": "169.254.1.1"}]}]), vec!["subsets[0].addresses[0].ip: Invalid value: \"169.254.1.1\": may not be in the link-local range (169.254.0.0/16, fe80::/10)"]),
-        (json!([{"addresses": [{"ip": "10.0.0.1"}], "ports": [{"port": 80}, {"port": 81, "name": "b", "protocol": "HTTP"}]}]), vec![
-            "subsets[0].ports[0].name: Required value",
-            "subsets[0].ports[1].protocol: Unsupported value: \"HTTP\"",
-        ]),
-    ];
-    for (subsets, want) in cases {
-        check(strings(validate_endpoints(&ep(subsets.clone()))), &want, &subsets.to_string());
-    }
-}

@@ -85,7 +85,7 @@ fn address(address: &str, address_type: &str, path: &Path) -> Vec<FieldError> {
     match address_type {
         "IPv4" if !ip.is_some_and(|ip| ip.is_ipv4()) => vec![FieldError::invalid(path, address, "must be a valid IPv4 address")],
         "IPv6" if !ip.is_some_and(|ip| ip.is_ipv6()) => vec![FieldError::invalid(path, address, "must be a valid IPv6 address")],
-        "IPv4" | "IPv6" => crate::validation::service::non_special_ip(address, path),
+        "IPv4" | "IPv6" => names::non_special_ip(address, path),
         "FQDN" => fully_qualified_domain_name(address, path),
         _ => Vec::new(),
     }

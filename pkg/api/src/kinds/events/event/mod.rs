@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use crate::decode::typed;
 use crate::kinds::{field, FieldLabel, ALL_VERBS, Behaviour, ResourceDef};
-use crate::table::{self, Printer};
+use crate::table::Printer;
 use crate::validation::{self, FieldError, Op};
 
 /// events.k8s.io names the same stored fields after its own schema.
@@ -39,12 +39,12 @@ impl Behaviour for Event {
     fn defaults(&self, _obj: &mut Map<String, Value>) {}
 
     fn validate(&self, obj: &Value, op: Op) -> Vec<FieldError> {
-        use validation::event;
+        use crate::kinds::core::event::validation as event;
         validation::typed::<core::Event>(obj, op, event::validate_event_strict, event::validate_event_update_strict, event::validate_event_update_strict)
     }
 
     fn printer(&self) -> Option<&'static Printer> {
-        Some(&table::EVENTS_V1_EVENT)
+        Some(&crate::kinds::core::event::table::EVENTS_V1_PRINTER)
     }
 
     fn garbage_collected(&self) -> bool {

@@ -1,12 +1,14 @@
 //! scheduling.k8s.io/v1 PriorityClass: defaults, validation and printer.
 
+pub mod validation;
+
 use k8s_openapi::api::scheduling::v1 as scheduling;
 use serde_json::{Map, Value};
 
 use crate::decode::typed;
 use crate::kinds::{ALL_VERBS, Behaviour, ResourceDef};
 use crate::table::{self, Printer};
-use crate::validation::{self, FieldError, Op};
+use crate::validation::{FieldError, Op};
 
 pub static DEF: ResourceDef = ResourceDef {
     group: "scheduling.k8s.io", version: "v1", kind: "PriorityClass", plural: "priorityclasses", singular: "priorityclass",
@@ -25,8 +27,7 @@ impl Behaviour for PriorityClass {
     }
 
     fn validate(&self, obj: &Value, op: Op) -> Vec<FieldError> {
-        use validation::priority_class;
-        validation::typed::<scheduling::PriorityClass>(obj, op, priority_class::validate_priority_class, priority_class::validate_priority_class_update, validation::meta_only)
+        crate::validation::typed::<scheduling::PriorityClass>(obj, op, validation::validate_priority_class, validation::validate_priority_class_update, crate::validation::meta_only)
     }
 
     fn printer(&self) -> Option<&'static Printer> {

@@ -2,8 +2,8 @@
 
 use k8s_openapi::api::scheduling::v1::PriorityClass;
 
-use super::field::{FieldError, Path};
-use super::meta::{self, NameRule};
+use crate::validation::field::{FieldError, Path};
+use crate::validation::meta::{self, NameRule};
 
 /// The largest value a user-defined class may have; larger ones are for the system classes.
 pub const HIGHEST_USER_DEFINABLE_PRIORITY: i32 = 1_000_000_000;

@@ -5,7 +5,6 @@
 
 pub(crate) mod descriptions;
 pub(crate) mod format;
-mod simple;
 mod storage;
 
 use jiff::Timestamp;
@@ -93,15 +92,9 @@ impl Printer {
 }
 
 // The printers of the served kinds; each kind's behaviour points at its own.
-pub static NAMESPACE: Printer = Printer::of(simple::NAMESPACE_COLUMNS, simple::namespace_cells);
-pub static CONFIG_MAP: Printer = Printer::of(simple::CONFIG_MAP_COLUMNS, simple::config_map_cells);
-pub static SECRET: Printer = Printer::of(simple::SECRET_COLUMNS, simple::secret_cells);
-pub static SERVICE_ACCOUNT: Printer = Printer::of(simple::SERVICE_ACCOUNT_COLUMNS, simple::service_account_cells);
 pub static PERSISTENT_VOLUME: Printer = Printer::of(storage::PV_COLUMNS, storage::pv_cells);
 pub static PERSISTENT_VOLUME_CLAIM: Printer = Printer::of(storage::PVC_COLUMNS, storage::pvc_cells);
 pub static STORAGE_CLASS: Printer = Printer::of(storage::STORAGE_CLASS_COLUMNS, storage::storage_class_cells);
-pub static LEASE: Printer = Printer::of(simple::LEASE_COLUMNS, simple::lease_cells);
-pub static PRIORITY_CLASS: Printer = Printer::of(simple::PRIORITY_CLASS_COLUMNS, simple::priority_class_cells);
 
 /// Upstream's DefaultTableConvertor, for kinds without a printer.
 const DEFAULT_COLUMNS: &[Column] = &[
@@ -270,6 +263,78 @@ mod tests {
         }
         // Sub-second remainders are truncated, never rounded up.
         assert_eq!(human_duration(Duration::from_millis(59_999)), "59s");
+    }
+
+    #[test]
+    fn plain_printers_cells_cases() {
+        let now: Timestamp = "2024-05-01T12:00:00Z".parse().unwrap();
+        let created = json!({"name": "x", "creationTimestamp": "2024-05-01T11:59:30Z"});
+        let cases: Vec<(&str, (&str, &str), Value, Value)> = vec![
+            (
+                "namespace",
+                ("", "Namespace"),
+                json!({"metadata": created, "status": {"phase": "Active"}}),
+                json!(["x", "Active", "30s"]),
+            ),
+            (
+                "namespace without status",
+                ("", "Namespace"),
+                json!({"metadata": {"name": "x"}}),
+                json!(["x", "", "<unknown>"]),
+            ),
+            (
+                "configmap",
+                ("", "ConfigMap"),
+                json!({"metadata": created, "data": {"a": "1", "b": "2"}, "binaryData": {"c": "AA=="}}),
+                json!(["x", 3, "30s"]),
+            ),
+            (
+                "empty configmap",
+                ("", "ConfigMap"),
+                json!({"metadata": created}),
+                json!(["x", 0, "30s"]),
+            ),
+            (
+                "secret",
+                ("", "Secret"),
+                json!({"metadata": created, "type": "Opaque", "data": {"u": "YQ==", "p": "Yg=="}}),
+                json!(["x", "Opaque", 2, "30s"]),
+            ),
+            (
+                "secret with stringData",
+                ("", "Secret"),
+                json!({"metadata": created, "type": "kubernetes.io/basic-auth", "data": {"u": "YQ=="},
+                       "stringData": {"u": "a", "p": "b"}}),
+                json!(["x", "kubernetes.io/basic-auth", 2, "30s"]),
+            ),
+            (
+                "serviceaccount",
+                ("", "ServiceAccount"),
+                json!({"metadata": created}),
+                json!(["x", 0, "30s"]),
+            ),
+            (
+                "serviceaccount with secrets",
+                ("", "ServiceAccount"),
+                json!({"metadata": created, "secrets": [{"name": "t1"}, {"name": "t2"}]}),
+                json!(["x", 2, "30s"]),
+            ),
+            (
+                "lease",
+                ("coordination.k8s.io", "Lease"),
+                json!({"metadata": created, "spec": {"holderIdentity": "node-1"}}),
+                json!(["x", "node-1", "30s"]),
+            ),
+            (
+                "lease without holder",
+                ("coordination.k8s.io", "Lease"),
+                json!({"metadata": created, "spec": {}}),
+                json!(["x", "", "30s"]),
+            ),
+        ];
+        for (case, (group, kind), obj, want) in cases {
+            assert_eq!(json!(cells(group, kind, &obj, now)), want, "{case}");
+        }
     }
 
     #[test]

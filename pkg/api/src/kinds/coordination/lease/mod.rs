@@ -1,13 +1,14 @@
 //! coordination.k8s.io/v1 Lease: validation and printer; nothing to default.
 
 mod validation;
+mod table;
 
 use k8s_openapi::api::coordination::v1 as coordination;
 use serde_json::{Map, Value};
 
 use crate::decode::typed;
 use crate::kinds::{ALL_VERBS, Behaviour, ResourceDef};
-use crate::table::{self, Printer};
+use crate::table::Printer;
 use crate::validation::{FieldError, Op};
 
 pub static DEF: ResourceDef = ResourceDef {
@@ -29,7 +30,7 @@ impl Behaviour for Lease {
     }
 
     fn printer(&self) -> Option<&'static Printer> {
-        Some(&table::LEASE)
+        Some(&table::PRINTER)
     }
 
 }

@@ -3,13 +3,14 @@
 //! deleted.
 
 mod strategy;
+mod table;
 
 use k8s_openapi::api::core::v1 as core;
 use serde_json::{Map, Value};
 
 use crate::decode::typed;
 use crate::kinds::{field, status_of, Behaviour, DeletePlan, ResourceDef, SubresourceDef, NO_COLLECTION_DELETE};
-use crate::table::{self, Printer};
+use crate::table::Printer;
 use crate::validation::{self, FieldError, Op};
 
 pub use strategy::{is_protected_namespace, is_terminating};
@@ -44,7 +45,7 @@ impl Behaviour for Namespace {
     }
 
     fn printer(&self) -> Option<&'static Printer> {
-        Some(&table::NAMESPACE)
+        Some(&table::PRINTER)
     }
 
     fn prepare_for_create(&self, obj: &mut Value) {

@@ -1,13 +1,14 @@
 //! core/v1 Secret: `stringData` is merged into `data` on every write and never stored.
 
 mod strategy;
+mod table;
 
 use k8s_openapi::api::core::v1 as core;
 use serde_json::{Map, Value};
 
 use crate::decode::typed;
 use crate::kinds::{field, Behaviour, ResourceDef, ALL_VERBS};
-use crate::table::{self, Printer};
+use crate::table::Printer;
 use crate::validation::{self, FieldError, Op};
 
 pub static DEF: ResourceDef = ResourceDef {
@@ -32,7 +33,7 @@ impl Behaviour for Secret {
     }
 
     fn printer(&self) -> Option<&'static Printer> {
-        Some(&table::SECRET)
+        Some(&table::PRINTER)
     }
 
     fn prepare_for_create(&self, obj: &mut Value) {

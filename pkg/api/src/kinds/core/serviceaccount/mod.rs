@@ -1,11 +1,13 @@
 //! core/v1 ServiceAccount: validation and printer; nothing to default.
 
+mod table;
+
 use k8s_openapi::api::core::v1 as core;
 use serde_json::{Map, Value};
 
 use crate::decode::typed;
 use crate::kinds::{ALL_VERBS, Behaviour, ResourceDef};
-use crate::table::{self, Printer};
+use crate::table::Printer;
 use crate::validation::{self, FieldError, Op};
 
 pub static DEF: ResourceDef = ResourceDef {
@@ -28,7 +30,7 @@ impl Behaviour for ServiceAccount {
     }
 
     fn printer(&self) -> Option<&'static Printer> {
-        Some(&table::SERVICE_ACCOUNT)
+        Some(&table::PRINTER)
     }
 
 }

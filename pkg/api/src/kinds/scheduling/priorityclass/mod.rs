@@ -1,13 +1,14 @@
 //! scheduling.k8s.io/v1 PriorityClass: defaults, validation and printer.
 
 pub mod validation;
+mod table;
 
 use k8s_openapi::api::scheduling::v1 as scheduling;
 use serde_json::{Map, Value};
 
 use crate::decode::typed;
 use crate::kinds::{ALL_VERBS, Behaviour, ResourceDef};
-use crate::table::{self, Printer};
+use crate::table::Printer;
 use crate::validation::{FieldError, Op};
 
 pub static DEF: ResourceDef = ResourceDef {
@@ -31,7 +32,7 @@ impl Behaviour for PriorityClass {
     }
 
     fn printer(&self) -> Option<&'static Printer> {
-        Some(&table::PRIORITY_CLASS)
+        Some(&table::PRINTER)
     }
 
 }

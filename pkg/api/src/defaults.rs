@@ -1,4 +1,5 @@
-//! Upstream's defaulting, applied to every created or updated object before validation.
+//! Upstream's defaulting, applied to every created or updated object before validation: the
+//! entry points, the helpers every kind's defaults use, and the defaulting test table over all kinds.
 
 // Objects arrive as JSON already normalised through their k8s-openapi type. Upstream defaults Go
 // structs, where a plain (non-pointer) string or number cannot be told apart from its zero value,
@@ -28,148 +29,9 @@ pub fn apply_defaults_of(kind: &dyn Behaviour, obj: &mut Value) {
     kind.defaults(obj);
 }
 
-// The defaulting functions of the served kinds; each kind's behaviour calls its own. ConfigMap,
-// ServiceAccount, Event (both groups) and Lease have nothing visible to default.
-
-pub fn default_pod_template_object(obj: &mut Object) {
-    if let Some(template) = value_struct(obj, "template") {
-        crate::kinds::core::pod::defaults::default_pod_template(template);
-    }
-}
-
-pub fn default_secret(obj: &mut Object) {
-    set_if_zero(obj, "type", json!("Opaque"));
-}
-
-pub fn default_endpoints(obj: &mut Object) {
-    for subset in items(obj, "subsets") {
-        for port in items(subset, "ports") {
-            set_if_zero(port, "protocol", json!("TCP"));
-        }
-    }
-}
-
-pub fn default_persistent_volume_claim(obj: &mut Object) {
-    if let Some(status) = value_struct(obj, "status") {
-        set_if_zero(status, "phase", json!("Pending"));
-    }
-    if let Some(spec) = value_struct(obj, "spec") {
-        default_claim_spec(spec);
-    }
-}
-
-pub fn default_replica_set(obj: &mut Object) {
-    if let Some(spec) = value_struct(obj, "spec") {
-        set_if_missing(spec, "replicas", json!(1));
-        if let Some(template) = value_struct(spec, "template") {
-            crate::kinds::core::pod::defaults::default_pod_template(template);
-        }
-    }
-}
-
-pub fn default_storage_class(obj: &mut Object) {
-    set_if_missing(obj, "reclaimPolicy", json!("Delete"));
-    set_if_missing(obj, "volumeBindingMode", json!("Immediate"));
-}
-
-pub fn default_priority_class(obj: &mut Object) {
-    set_if_missing(obj, "preemptionPolicy", json!("PreemptLowerPriority"));
-}
-
-pub fn default_service(service: &mut Object) {
-    let Some(spec) = value_struct(service, "spec") else { return };
-    set_if_zero(spec, "sessionAffinity", json!("None"));
-    match spec.get("sessionAffinity").and_then(Value::as_str) {
-        Some("None") => {
-            spec.remove("sessionAffinityConfig");
-        }
-        Some("ClientIP") => {
-            let client_ip =
-                value_struct(spec, "sessionAffinityConfig").and_then(|config| value_struct(config, "clientIP"));
-            if let Some(client_ip) = client_ip {
-                set_if_missing(client_ip, "timeoutSeconds", json!(10800));
-            }
-        }
-        _ => {}
-    }
-    set_if_zero(spec, "type", json!("ClusterIP"));
-    for port in items(spec, "ports") {
-        set_if_zero(port, "protocol", json!("TCP"));
-        if port.get("targetPort").is_none_or(is_zero) {
-            let port_number = port.get("port").cloned().unwrap_or(json!(0));
-            port.insert("targetPort".into(), port_number);
-        }
-    }
-    let service_type = spec.get("type").and_then(Value::as_str).unwrap_or("").to_owned();
-    let has_external_ips = spec.get("externalIPs").and_then(Value::as_array).is_some_and(|ips| !ips.is_empty());
-    let externally_accessible = matches!(service_type.as_str(), "NodePort" | "LoadBalancer")
-        || (service_type == "ClusterIP" && has_external_ips);
-    if externally_accessible {
-        set_if_zero(spec, "externalTrafficPolicy", json!("Cluster"));
-    }
-    if matches!(service_type.as_str(), "ClusterIP" | "NodePort" | "LoadBalancer") {
-        set_if_missing(spec, "internalTrafficPolicy", json!("Cluster"));
-    }
-    if service_type != "ExternalName" {
-        default_ip_family_policy(spec);
-    }
-    if service_type == "LoadBalancer" {
-        set_if_missing(spec, "allocateLoadBalancerNodePorts", json!(true));
-        let ingresses = pointer_struct(service, "status").and_then(|status| pointer_struct(status, "loadBalancer"));
-        for ingress in ingresses.into_iter().flat_map(|lb| items(lb, "ingress")) {
-            if ingress.get("ip").and_then(Value::as_str).is_some_and(|ip| !ip.is_empty()) {
-                set_if_missing(ingress, "ipMode", json!("VIP"));
-            }
-        }
-    }
-}
-
-/// Upstream infers this while allocating cluster IPs, not in its defaulting functions, and on
-/// update it keeps the old object's policy; a caller updating a Service should carry that over
-/// before calling [`apply_defaults`]. The families and IPs themselves belong to the allocator.
-fn default_ip_family_policy(spec: &mut Object) {
-    let cluster_ip = spec
-        .get("clusterIP")
-        .and_then(Value::as_str)
-        .or_else(|| spec.get("clusterIPs").and_then(|ips| ips.get(0)).and_then(Value::as_str));
-    let has_selector = spec.get("selector").and_then(Value::as_object).is_some_and(|s| !s.is_empty());
-    // A headless Service without a selector publishes whatever endpoints it is given, of any family.
-    let policy = if cluster_ip == Some("None") && !has_selector { "RequireDualStack" } else { "SingleStack" };
-    set_if_missing(spec, "ipFamilyPolicy", json!(policy));
-}
-
-pub fn default_namespace(namespace: &mut Object) {
-    let name = namespace.get("metadata").and_then(|m| m.get("name")).and_then(Value::as_str).unwrap_or("");
-    // A namespace asked for by generateName has no name yet; upstream labels it once named.
-    if !name.is_empty() {
-        let name = json!(name);
-        let labels = value_struct(namespace, "metadata").and_then(|metadata| value_struct(metadata, "labels"));
-        if let Some(labels) = labels {
-            labels.insert("kubernetes.io/metadata.name".into(), name);
-        }
-    }
-    if let Some(status) = value_struct(namespace, "status") {
-        set_if_zero(status, "phase", json!("Active"));
-    }
-}
-
-pub fn default_node(node: &mut Object) {
-    let Some(status) = pointer_struct(node, "status") else { return };
-    let capacity = status.get("capacity").filter(|c| !c.is_null()).cloned();
-    if let Some(capacity) = capacity {
-        set_if_missing(status, "allocatable", capacity);
-    }
-}
-
-pub fn default_persistent_volume(volume: &mut Object) {
-    if let Some(status) = value_struct(volume, "status") {
-        set_if_zero(status, "phase", json!("Pending"));
-    }
-    let Some(spec) = value_struct(volume, "spec") else { return };
-    set_if_zero(spec, "persistentVolumeReclaimPolicy", json!("Retain"));
-    set_if_missing(spec, "volumeMode", json!("Filesystem"));
-    default_legacy_volume_sources(spec);
-}
+// Each kind's defaulting function lives in its folder (`kinds/<group>/<kind>/defaults.rs`) and
+// its behaviour calls it; what follows is shared by several kinds. ConfigMap, ServiceAccount,
+// Event (both groups) and Lease have nothing visible to default.
 
 /// The spec of a PersistentVolumeClaim, also found in ephemeral volumes' claim templates.
 pub(crate) fn default_claim_spec(spec: &mut Object) {
@@ -199,26 +61,6 @@ pub(crate) fn default_legacy_volume_sources(volume: &mut Object) {
     if let Some(scale_io) = pointer_struct(volume, "scaleIO") {
         set_if_zero(scale_io, "storageMode", json!("ThinProvisioned"));
         set_if_zero(scale_io, "fsType", json!("xfs"));
-    }
-}
-
-pub fn default_deployment(deployment: &mut Object) {
-    let Some(spec) = value_struct(deployment, "spec") else { return };
-    set_if_missing(spec, "replicas", json!(1));
-    if let Some(strategy) = value_struct(spec, "strategy") {
-        set_if_zero(strategy, "type", json!("RollingUpdate"));
-        // A Recreate strategy has no rolling parameters to fill in.
-        if strategy.get("type").and_then(Value::as_str) == Some("RollingUpdate") {
-            if let Some(rolling_update) = value_struct(strategy, "rollingUpdate") {
-                set_if_missing(rolling_update, "maxUnavailable", json!("25%"));
-                set_if_missing(rolling_update, "maxSurge", json!("25%"));
-            }
-        }
-    }
-    set_if_missing(spec, "revisionHistoryLimit", json!(10));
-    set_if_missing(spec, "progressDeadlineSeconds", json!(600));
-    if let Some(template) = value_struct(spec, "template") {
-        crate::kinds::core::pod::defaults::default_pod_template(template);
     }
 }
 

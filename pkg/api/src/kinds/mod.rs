@@ -292,9 +292,10 @@ mod tests {
 
     #[test]
     fn every_storage_resource_has_one_owner_and_unique_routes() {
-        for d in snapshot().iter() {
+        // The built-ins: another test adds and removes an entry meanwhile.
+        for d in BUILTIN {
             assert_eq!(d.storage_def().storage_resource, d.storage_resource);
-            let same_route = snapshot().iter().filter(|o| o.group == d.group && o.version == d.version && o.plural == d.plural).count();
+            let same_route = BUILTIN.iter().filter(|o| o.group == d.group && o.version == d.version && o.plural == d.plural).count();
             assert_eq!(same_route, 1, "{} served twice", d.plural);
         }
         assert!(find("events.k8s.io", "v1", "events").unwrap().is_converted_view());

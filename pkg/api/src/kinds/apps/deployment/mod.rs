@@ -1,6 +1,8 @@
 //! apps/v1 Deployment: defaults, validation, printer; status starts empty; generation counts
 //! spec changes.
 
+mod defaults;
+
 use k8s_openapi::api::apps::v1 as apps;
 use serde_json::{Map, Value};
 
@@ -24,7 +26,7 @@ pub struct Deployment;
 
 impl Behaviour for Deployment {
     fn defaults(&self, obj: &mut Map<String, Value>) {
-        crate::defaults::default_deployment(obj);
+        defaults::default_deployment(obj);
     }
 
     fn validate(&self, obj: &Value, op: Op) -> Vec<FieldError> {

@@ -1,6 +1,8 @@
 //! apps/v1 ReplicaSet: defaults, validation, printer, the `status.replicas` field label; status
 //! starts empty; generation counts spec changes.
 
+mod defaults;
+
 use k8s_openapi::api::apps::v1 as apps;
 use serde_json::{Map, Value};
 
@@ -24,7 +26,7 @@ pub struct ReplicaSet;
 
 impl Behaviour for ReplicaSet {
     fn defaults(&self, obj: &mut Map<String, Value>) {
-        crate::defaults::default_replica_set(obj);
+        defaults::default_replica_set(obj);
     }
 
     fn validate(&self, obj: &Value, op: Op) -> Vec<FieldError> {

@@ -1,5 +1,6 @@
 //! core/v1 Endpoints: port protocols default to TCP; validation and printer.
 
+mod defaults;
 mod table;
 pub mod validation;
 
@@ -24,7 +25,7 @@ pub struct Endpoints;
 
 impl Behaviour for Endpoints {
     fn defaults(&self, obj: &mut Map<String, Value>) {
-        crate::defaults::default_endpoints(obj);
+        defaults::default_endpoints(obj);
     }
 
     fn validate(&self, obj: &Value, op: Op) -> Vec<FieldError> {

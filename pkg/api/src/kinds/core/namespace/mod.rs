@@ -2,6 +2,7 @@
 //! Terminating until the namespace controller has emptied it; the system namespaces cannot be
 //! deleted.
 
+mod defaults;
 mod strategy;
 mod table;
 
@@ -36,7 +37,7 @@ fn has_spec_finalizers(ns: &Value) -> bool {
 
 impl Behaviour for Namespace {
     fn defaults(&self, obj: &mut Map<String, Value>) {
-        crate::defaults::default_namespace(obj);
+        defaults::default_namespace(obj);
     }
 
     fn validate(&self, obj: &Value, op: Op) -> Vec<FieldError> {

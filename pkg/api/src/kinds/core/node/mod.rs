@@ -1,5 +1,6 @@
 //! core/v1 Node: defaults, validation, printer and the `spec.unschedulable` field label.
 
+mod defaults;
 mod table;
 
 use k8s_openapi::api::core::v1 as core;
@@ -24,7 +25,7 @@ pub struct Node;
 
 impl Behaviour for Node {
     fn defaults(&self, obj: &mut Map<String, Value>) {
-        crate::defaults::default_node(obj);
+        defaults::default_node(obj);
     }
 
     fn validate(&self, obj: &Value, op: Op) -> Vec<FieldError> {

@@ -1,5 +1,7 @@
 //! core/v1 PersistentVolume: defaults, validation, printer; created Pending.
 
+mod defaults;
+
 use k8s_openapi::api::core::v1 as core;
 use serde_json::{Map, Value};
 
@@ -22,7 +24,7 @@ pub struct PersistentVolume;
 
 impl Behaviour for PersistentVolume {
     fn defaults(&self, obj: &mut Map<String, Value>) {
-        crate::defaults::default_persistent_volume(obj);
+        defaults::default_persistent_volume(obj);
     }
 
     fn validate(&self, obj: &Value, op: Op) -> Vec<FieldError> {

@@ -1,6 +1,8 @@
 //! core/v1 PersistentVolumeClaim: defaults, validation, printer; created Pending; the
 //! DefaultStorageClass admission plugin.
 
+mod defaults;
+
 use k8s_openapi::api::core::v1 as core;
 use serde_json::{Map, Value};
 
@@ -23,7 +25,7 @@ pub struct PersistentVolumeClaim;
 
 impl Behaviour for PersistentVolumeClaim {
     fn defaults(&self, obj: &mut Map<String, Value>) {
-        crate::defaults::default_persistent_volume_claim(obj);
+        defaults::default_persistent_volume_claim(obj);
     }
 
     fn validate(&self, obj: &Value, op: Op) -> Vec<FieldError> {

@@ -1,5 +1,7 @@
 //! core/v1 PodTemplate: its template defaults and validates as a pod's.
 
+mod defaults;
+
 use k8s_openapi::api::core::v1 as core;
 use serde_json::{Map, Value};
 
@@ -21,7 +23,7 @@ pub struct PodTemplate;
 
 impl Behaviour for PodTemplate {
     fn defaults(&self, obj: &mut Map<String, Value>) {
-        crate::defaults::default_pod_template_object(obj);
+        defaults::default_pod_template_object(obj);
     }
 
     fn validate(&self, obj: &Value, op: Op) -> Vec<FieldError> {

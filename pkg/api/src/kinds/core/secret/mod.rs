@@ -1,5 +1,6 @@
 //! core/v1 Secret: `stringData` is merged into `data` on every write and never stored.
 
+mod defaults;
 mod strategy;
 mod table;
 
@@ -24,7 +25,7 @@ pub struct Secret;
 
 impl Behaviour for Secret {
     fn defaults(&self, obj: &mut Map<String, Value>) {
-        crate::defaults::default_secret(obj);
+        defaults::default_secret(obj);
     }
 
     fn validate(&self, obj: &Value, op: Op) -> Vec<FieldError> {

@@ -1,6 +1,7 @@
 //! core/v1 Service: defaults, validation, printer, field labels; status starts empty; an update
 //! keeps the allocated cluster IPs and families it leaves out.
 
+mod defaults;
 mod table;
 pub mod validation;
 
@@ -27,7 +28,7 @@ pub struct Service;
 
 impl Behaviour for Service {
     fn defaults(&self, obj: &mut Map<String, Value>) {
-        crate::defaults::default_service(obj);
+        defaults::default_service(obj);
     }
 
     fn validate(&self, obj: &Value, op: Op) -> Vec<FieldError> {

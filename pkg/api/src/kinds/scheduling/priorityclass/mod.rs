@@ -1,5 +1,6 @@
 //! scheduling.k8s.io/v1 PriorityClass: defaults, validation and printer.
 
+mod defaults;
 pub mod validation;
 mod table;
 
@@ -24,7 +25,7 @@ pub struct PriorityClass;
 
 impl Behaviour for PriorityClass {
     fn defaults(&self, obj: &mut Map<String, Value>) {
-        crate::defaults::default_priority_class(obj);
+        defaults::default_priority_class(obj);
     }
 
     fn validate(&self, obj: &Value, op: Op) -> Vec<FieldError> {

@@ -1,5 +1,7 @@
 //! storage.k8s.io/v1 StorageClass: defaults, validation and printer.
 
+mod defaults;
+
 use k8s_openapi::api::storage::v1 as storage;
 use serde_json::{Map, Value};
 
@@ -21,7 +23,7 @@ pub struct StorageClass;
 
 impl Behaviour for StorageClass {
     fn defaults(&self, obj: &mut Map<String, Value>) {
-        crate::defaults::default_storage_class(obj);
+        defaults::default_storage_class(obj);
     }
 
     fn validate(&self, obj: &Value, op: Op) -> Vec<FieldError> {

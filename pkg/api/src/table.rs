@@ -5,7 +5,6 @@
 
 pub(crate) mod descriptions;
 pub(crate) mod format;
-mod storage;
 
 use jiff::Timestamp;
 use serde_json::{json, Map, Value};
@@ -92,9 +91,6 @@ impl Printer {
 }
 
 // The printers of the served kinds; each kind's behaviour points at its own.
-pub static PERSISTENT_VOLUME: Printer = Printer::of(storage::PV_COLUMNS, storage::pv_cells);
-pub static PERSISTENT_VOLUME_CLAIM: Printer = Printer::of(storage::PVC_COLUMNS, storage::pvc_cells);
-pub static STORAGE_CLASS: Printer = Printer::of(storage::STORAGE_CLASS_COLUMNS, storage::storage_class_cells);
 
 /// Upstream's DefaultTableConvertor, for kinds without a printer.
 const DEFAULT_COLUMNS: &[Column] = &[

@@ -1,13 +1,14 @@
 //! core/v1 PersistentVolume: defaults, validation, printer; created Pending.
 
 mod defaults;
+pub(crate) mod table;
 
 use k8s_openapi::api::core::v1 as core;
 use serde_json::{Map, Value};
 
 use crate::decode::typed;
 use crate::kinds::{status_of, ALL_VERBS, Behaviour, ResourceDef};
-use crate::table::{self, Printer};
+use crate::table::Printer;
 use crate::validation::{self, FieldError, Op};
 
 pub static DEF: ResourceDef = ResourceDef {
@@ -33,7 +34,7 @@ impl Behaviour for PersistentVolume {
     }
 
     fn printer(&self) -> Option<&'static Printer> {
-        Some(&table::PERSISTENT_VOLUME)
+        Some(&table::PRINTER)
     }
 
     // Status is written by controllers through /status, never by the creator.

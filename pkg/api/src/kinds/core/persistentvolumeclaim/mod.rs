@@ -2,13 +2,14 @@
 //! DefaultStorageClass admission plugin.
 
 mod defaults;
+mod table;
 
 use k8s_openapi::api::core::v1 as core;
 use serde_json::{Map, Value};
 
 use crate::decode::typed;
 use crate::kinds::{status_of, Admission, ALL_VERBS, Behaviour, ResourceDef};
-use crate::table::{self, Printer};
+use crate::table::Printer;
 use crate::validation::{self, FieldError, Op};
 
 pub static DEF: ResourceDef = ResourceDef {
@@ -34,7 +35,7 @@ impl Behaviour for PersistentVolumeClaim {
     }
 
     fn printer(&self) -> Option<&'static Printer> {
-        Some(&table::PERSISTENT_VOLUME_CLAIM)
+        Some(&table::PRINTER)
     }
 
     // Status is written by controllers through /status, never by the creator.

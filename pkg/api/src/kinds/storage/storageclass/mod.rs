@@ -1,13 +1,14 @@
 //! storage.k8s.io/v1 StorageClass: defaults, validation and printer.
 
 mod defaults;
+mod table;
 
 use k8s_openapi::api::storage::v1 as storage;
 use serde_json::{Map, Value};
 
 use crate::decode::typed;
 use crate::kinds::{ALL_VERBS, Behaviour, ResourceDef};
-use crate::table::{self, Printer};
+use crate::table::Printer;
 use crate::validation::{self, FieldError, Op};
 
 pub static DEF: ResourceDef = ResourceDef {
@@ -32,7 +33,7 @@ impl Behaviour for StorageClass {
     }
 
     fn printer(&self) -> Option<&'static Printer> {
-        Some(&table::STORAGE_CLASS)
+        Some(&table::PRINTER)
     }
 
 }

@@ -11,7 +11,6 @@ pub mod container;
 pub mod field;
 pub mod meta;
 pub mod names;
-pub mod node;
 pub mod quantity;
 pub mod resources;
 pub mod scheduling;

@@ -5,6 +5,7 @@
 mod defaults;
 mod strategy;
 mod table;
+pub mod validation;
 
 use k8s_openapi::api::core::v1 as core;
 use serde_json::{Map, Value};
@@ -12,7 +13,7 @@ use serde_json::{Map, Value};
 use crate::decode::typed;
 use crate::kinds::{field, status_of, Behaviour, DeletePlan, ResourceDef, SubresourceDef, NO_COLLECTION_DELETE};
 use crate::table::Printer;
-use crate::validation::{self, FieldError, Op};
+use crate::validation::{FieldError, Op};
 
 pub use strategy::{is_protected_namespace, is_terminating};
 
@@ -41,8 +42,7 @@ impl Behaviour for Namespace {
     }
 
     fn validate(&self, obj: &Value, op: Op) -> Vec<FieldError> {
-        use validation::node;
-        validation::typed::<core::Namespace>(obj, op, node::validate_namespace, node::validate_namespace_update, node::validate_namespace_status_update)
+        crate::validation::typed::<core::Namespace>(obj, op, validation::validate_namespace, validation::validate_namespace_update, validation::validate_namespace_status_update)
     }
 
     fn printer(&self) -> Option<&'static Printer> {

@@ -2,6 +2,7 @@
 
 mod defaults;
 mod table;
+pub mod validation;
 
 use k8s_openapi::api::core::v1 as core;
 use serde_json::{Map, Value};
@@ -9,7 +10,7 @@ use serde_json::{Map, Value};
 use crate::decode::typed;
 use crate::kinds::{field_or, status_of, ALL_VERBS, Behaviour, ResourceDef};
 use crate::table::Printer;
-use crate::validation::{self, FieldError, Op};
+use crate::validation::{FieldError, Op};
 
 pub static DEF: ResourceDef = ResourceDef {
     group: "", version: "v1", kind: "Node", plural: "nodes", singular: "node", namespaced: false,
@@ -29,8 +30,7 @@ impl Behaviour for Node {
     }
 
     fn validate(&self, obj: &Value, op: Op) -> Vec<FieldError> {
-        use validation::node;
-        validation::typed::<core::Node>(obj, op, node::validate_node, node::validate_node_update, node::validate_node_update)
+        crate::validation::typed::<core::Node>(obj, op, validation::validate_node, validation::validate_node_update, validation::validate_node_update)
     }
 
     fn printer(&self) -> Option<&'static Printer> {

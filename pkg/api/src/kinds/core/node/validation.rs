@@ -1,46 +1,17 @@
-//! Cluster-scoped core kinds: Namespaces and Nodes.
+//! Upstream's Node validation.
 //!
 //! Skipped from upstream: taints and avoid-pods carried in node annotations, the deprecated
 //! node configSource, and dual-stack checks of podCIDRs beyond "at most one per family".
 
 use std::collections::BTreeSet;
 
-use k8s_openapi::api::core::v1::{Namespace, Node, Taint};
+use k8s_openapi::api::core::v1::{Node, Taint};
 
-use super::field::{go_struct, BadValue, FieldError, Path};
-use super::meta::{self, NameRule};
-use super::{names, resources};
+use crate::validation::field::{go_struct, BadValue, FieldError, Path};
+use crate::validation::meta::{self, NameRule};
+use crate::validation::{names, resources};
 
 const TAINT_EFFECTS: &[&str] = &["NoSchedule", "PreferNoSchedule", "NoExecute"];
-
-pub fn validate_namespace(ns: &Namespace) -> Vec<FieldError> {
-    let mut errs = meta::validate_object_meta(&ns.metadata, false, NameRule::Dns1123Label);
-    let path = Path::of(&["spec", "finalizers"]);
-    for f in ns.spec.as_ref().and_then(|s| s.finalizers.as_ref()).into_iter().flatten() {
-        errs.extend(meta::validate_label_name(f, &path));
-        errs.extend(meta::kube_finalizer_name(f, &path));
-    }
-    errs
-}
-
-pub fn validate_namespace_update(new: &Namespace, old: &Namespace) -> Vec<FieldError> {
-    meta::validate_object_meta_update(&new.metadata, &old.metadata)
-}
-
-/// Status writes: the phase must agree with whether the namespace is being deleted.
-pub fn validate_namespace_status_update(new: &Namespace, old: &Namespace) -> Vec<FieldError> {
-    let mut errs = meta::validate_object_meta_update(&new.metadata, &old.metadata);
-    let phase = new.status.as_ref().and_then(|s| s.phase.clone()).unwrap_or_default();
-    let path = Path::of(&["status", "Phase"]);
-    if new.metadata.deletion_timestamp.is_none() {
-        if phase != "Active" {
-            errs.push(FieldError::invalid(&path, phase, "may only be 'Active' if `deletionTimestamp` is empty"));
-        }
-    } else if phase != "Terminating" {
-        errs.push(FieldError::invalid(&path, phase, "may only be 'Terminating' if `deletionTimestamp` is not empty"));
-    }
-    errs
-}
 
 /// The taint as Go prints the internal struct.
 fn taint_value(t: &Taint) -> BadValue {
@@ -175,26 +146,6 @@ mod tests {
 
     fn strings(errs: Vec<FieldError>) -> Vec<String> {
         errs.iter().map(|e| e.to_string()).collect()
-    }
-
-    #[test]
-    fn namespace_cases() {
-        let ns = |v: serde_json::Value| -> Namespace { serde_json::from_value(v).unwrap() };
-        assert!(validate_namespace(&ns(json!({"metadata": {"name": "team-a"}}))).is_empty());
-        let errs = strings(validate_namespace(&ns(json!({"metadata": {"name": "team.a"}}))));
-        assert_eq!(errs, vec!["metadata.name: Invalid value: \"team.a\": must not contain dots"]);
-        let errs = strings(validate_namespace(&ns(json!({"metadata": {"name": "a"}, "spec": {"finalizers": ["custom"]}}))));
-        assert_eq!(
-            errs,
-            vec!["spec.finalizers: Invalid value: \"custom\": name is neither a standard finalizer name nor is it fully qualified"]
-        );
-        let active = ns(json!({"metadata": {"name": "a", "resourceVersion": "1"}, "status": {"phase": "Active"}}));
-        let terminating = ns(json!({"metadata": {"name": "a", "resourceVersion": "1"}, "status": {"phase": "Terminating"}}));
-        assert!(validate_namespace_status_update(&active, &active).is_empty());
-        assert_eq!(
-            strings(validate_namespace_status_update(&terminating, &active)),
-            vec!["status.Phase: Invalid value: \"Terminating\": may only be 'Active' if `deletionTimestamp` is empty"]
-        );
     }
 
     #[test]

@@ -14,7 +14,6 @@ pub mod names;
 pub mod quantity;
 pub mod resources;
 pub mod scheduling;
-pub mod storage;
 pub mod volume;
 
 use serde::de::DeserializeOwned;

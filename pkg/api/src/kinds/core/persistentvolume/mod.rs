@@ -2,6 +2,7 @@
 
 mod defaults;
 pub(crate) mod table;
+pub(crate) mod validation;
 
 use k8s_openapi::api::core::v1 as core;
 use serde_json::{Map, Value};
@@ -9,7 +10,7 @@ use serde_json::{Map, Value};
 use crate::decode::typed;
 use crate::kinds::{status_of, ALL_VERBS, Behaviour, ResourceDef};
 use crate::table::Printer;
-use crate::validation::{self, FieldError, Op};
+use crate::validation::{FieldError, Op};
 
 pub static DEF: ResourceDef = ResourceDef {
     group: "", version: "v1", kind: "PersistentVolume", plural: "persistentvolumes", singular: "persistentvolume",
@@ -29,8 +30,7 @@ impl Behaviour for PersistentVolume {
     }
 
     fn validate(&self, obj: &Value, op: Op) -> Vec<FieldError> {
-        use validation::storage;
-        validation::typed::<core::PersistentVolume>(obj, op, storage::validate_persistent_volume, storage::validate_persistent_volume_update, validation::meta_only)
+        crate::validation::typed::<core::PersistentVolume>(obj, op, validation::validate_persistent_volume, validation::validate_persistent_volume_update, crate::validation::meta_only)
     }
 
     fn printer(&self) -> Option<&'static Printer> {

@@ -3,6 +3,7 @@
 
 mod defaults;
 mod table;
+mod validation;
 
 use k8s_openapi::api::core::v1 as core;
 use serde_json::{Map, Value};
@@ -10,7 +11,7 @@ use serde_json::{Map, Value};
 use crate::decode::typed;
 use crate::kinds::{status_of, Admission, ALL_VERBS, Behaviour, ResourceDef};
 use crate::table::Printer;
-use crate::validation::{self, FieldError, Op};
+use crate::validation::{FieldError, Op};
 
 pub static DEF: ResourceDef = ResourceDef {
     group: "", version: "v1", kind: "PersistentVolumeClaim", plural: "persistentvolumeclaims",
@@ -30,8 +31,7 @@ impl Behaviour for PersistentVolumeClaim {
     }
 
     fn validate(&self, obj: &Value, op: Op) -> Vec<FieldError> {
-        use validation::storage;
-        validation::typed::<core::PersistentVolumeClaim>(obj, op, storage::validate_persistent_volume_claim, storage::validate_persistent_volume_claim_update, storage::validate_persistent_volume_claim_status_update)
+        crate::validation::typed::<core::PersistentVolumeClaim>(obj, op, validation::validate_persistent_volume_claim, validation::validate_persistent_volume_claim_update, validation::validate_persistent_volume_claim_status_update)
     }
 
     fn printer(&self) -> Option<&'static Printer> {

@@ -2,6 +2,7 @@
 
 mod defaults;
 mod table;
+mod validation;
 
 use k8s_openapi::api::storage::v1 as storage;
 use serde_json::{Map, Value};
@@ -9,7 +10,7 @@ use serde_json::{Map, Value};
 use crate::decode::typed;
 use crate::kinds::{ALL_VERBS, Behaviour, ResourceDef};
 use crate::table::Printer;
-use crate::validation::{self, FieldError, Op};
+use crate::validation::{FieldError, Op};
 
 pub static DEF: ResourceDef = ResourceDef {
     group: "storage.k8s.io", version: "v1", kind: "StorageClass", plural: "storageclasses", singular: "storageclass",
@@ -28,8 +29,7 @@ impl Behaviour for StorageClass {
     }
 
     fn validate(&self, obj: &Value, op: Op) -> Vec<FieldError> {
-        use validation::storage as v;
-        validation::typed::<storage::StorageClass>(obj, op, v::validate_storage_class, v::validate_storage_class_update, validation::meta_only)
+        crate::validation::typed::<storage::StorageClass>(obj, op, validation::validate_storage_class, validation::validate_storage_class_update, crate::validation::meta_only)
     }
 
     fn printer(&self) -> Option<&'static Printer> {

@@ -6,7 +6,6 @@
 //! Fields upstream fills in by defaulting (restartPolicy, protocol, imagePullPolicy, ...) are
 //! only checked when present, so an object that skipped defaulting is not rejected for them.
 
-pub mod config;
 pub mod container;
 pub mod field;
 pub mod meta;

@@ -1,6 +1,7 @@
 //! core/v1 ConfigMap: validation and printer; nothing to default.
 
 mod table;
+pub(crate) mod validation;
 
 use k8s_openapi::api::core::v1 as core;
 use serde_json::{Map, Value};
@@ -8,7 +9,7 @@ use serde_json::{Map, Value};
 use crate::decode::typed;
 use crate::kinds::{ALL_VERBS, Behaviour, ResourceDef};
 use crate::table::Printer;
-use crate::validation::{self, FieldError, Op};
+use crate::validation::{FieldError, Op};
 
 pub static DEF: ResourceDef = ResourceDef {
     group: "", version: "v1", kind: "ConfigMap", plural: "configmaps", singular: "configmap", namespaced: true,
@@ -25,8 +26,7 @@ impl Behaviour for ConfigMap {
     fn defaults(&self, _obj: &mut Map<String, Value>) {}
 
     fn validate(&self, obj: &Value, op: Op) -> Vec<FieldError> {
-        use validation::config;
-        validation::typed::<core::ConfigMap>(obj, op, config::validate_config_map, config::validate_config_map_update, validation::meta_only)
+        crate::validation::typed::<core::ConfigMap>(obj, op, validation::validate_config_map, validation::validate_config_map_update, crate::validation::meta_only)
     }
 
     fn printer(&self) -> Option<&'static Printer> {

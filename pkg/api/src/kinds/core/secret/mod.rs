@@ -3,6 +3,7 @@
 mod defaults;
 mod strategy;
 mod table;
+pub(crate) mod validation;
 
 use k8s_openapi::api::core::v1 as core;
 use serde_json::{Map, Value};
@@ -10,7 +11,7 @@ use serde_json::{Map, Value};
 use crate::decode::typed;
 use crate::kinds::{field, Behaviour, ResourceDef, ALL_VERBS};
 use crate::table::Printer;
-use crate::validation::{self, FieldError, Op};
+use crate::validation::{FieldError, Op};
 
 pub static DEF: ResourceDef = ResourceDef {
     group: "", version: "v1", kind: "Secret", plural: "secrets", singular: "secret", namespaced: true,
@@ -29,8 +30,7 @@ impl Behaviour for Secret {
     }
 
     fn validate(&self, obj: &Value, op: Op) -> Vec<FieldError> {
-        use validation::config;
-        validation::typed::<core::Secret>(obj, op, config::validate_secret, config::validate_secret_update, validation::meta_only)
+        crate::validation::typed::<core::Secret>(obj, op, validation::validate_secret, validation::validate_secret_update, crate::validation::meta_only)
     }
 
     fn printer(&self) -> Option<&'static Printer> {

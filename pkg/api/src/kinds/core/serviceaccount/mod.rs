@@ -1,6 +1,7 @@
 //! core/v1 ServiceAccount: validation and printer; nothing to default.
 
 mod table;
+mod validation;
 
 use k8s_openapi::api::core::v1 as core;
 use serde_json::{Map, Value};
@@ -8,7 +9,7 @@ use serde_json::{Map, Value};
 use crate::decode::typed;
 use crate::kinds::{ALL_VERBS, Behaviour, ResourceDef};
 use crate::table::Printer;
-use crate::validation::{self, FieldError, Op};
+use crate::validation::{FieldError, Op};
 
 pub static DEF: ResourceDef = ResourceDef {
     group: "", version: "v1", kind: "ServiceAccount", plural: "serviceaccounts", singular: "serviceaccount",
@@ -25,8 +26,7 @@ impl Behaviour for ServiceAccount {
     fn defaults(&self, _obj: &mut Map<String, Value>) {}
 
     fn validate(&self, obj: &Value, op: Op) -> Vec<FieldError> {
-        use validation::config;
-        validation::typed::<core::ServiceAccount>(obj, op, config::validate_service_account, config::validate_service_account_update, validation::meta_only)
+        crate::validation::typed::<core::ServiceAccount>(obj, op, validation::validate_service_account, validation::validate_service_account_update, crate::validation::meta_only)
     }
 
     fn printer(&self) -> Option<&'static Printer> {

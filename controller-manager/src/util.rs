@@ -104,3 +104,22 @@ pub fn until_available(pod: &Pod, min_ready_seconds: i32, now: jiff::Timestamp) 
 pub fn namespace_and_name(meta: &ObjectMeta) -> String {
     format!("{}/{}", meta.namespace.as_deref().unwrap_or_default(), meta.name.as_deref().unwrap_or_default())
 }
+
+/// A reconcile that panicked: kept as an error so the controller requeues the object with
+/// backoff and goes on with the others, instead of losing its whole loop.
+#[derive(Debug, thiserror::Error)]
+#[error("reconcile panicked: {0}")]
+pub struct Panicked(pub String);
+
+/// Runs one reconcile and turns a panic into `Panicked`.
+pub async fn guarded<T, E: From<Panicked>>(reconcile: impl std::future::Future<Output = Result<T, E>>) -> Result<T, E> {
+    use futures::FutureExt;
+    match std::panic::AssertUnwindSafe(reconcile).catch_unwind().await {
+        Ok(r) => r,
+        Err(payload) => {
+            let what = payload.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| payload.downcast_ref::<String>().cloned()).unwrap_or_default();
+            tracing::error!(panic = %what, "a reconcile panicked; the object is requeued");
+            Err(Panicked(what).into())
+        }
+    }
+}

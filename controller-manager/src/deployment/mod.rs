@@ -38,6 +38,8 @@ pub enum Error {
     Api(#[from] kube::Error),
     #[error("{0}")]
     Sync(String),
+    #[error(transparent)]
+    Panicked(#[from] util::Panicked),
 }
 
 struct State {
@@ -118,6 +120,10 @@ struct Sync<'a> {
 }
 
 async fn reconcile(d: Arc<Deployment>, state: Arc<State>) -> Result<Action, Error> {
+    util::guarded(sync(d, state)).await
+}
+
+async fn sync(d: Arc<Deployment>, state: Arc<State>) -> Result<Action, Error> {
     let ns = d.namespace().unwrap_or_default();
     let client = state.base.client.clone();
     let mut sync = Sync {

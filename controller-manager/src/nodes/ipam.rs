@@ -28,6 +28,8 @@ pub enum Error {
     Api(#[from] kube::Error),
     #[error("no pod range left in {0}")]
     Exhausted(String),
+    #[error(transparent)]
+    Panicked(#[from] crate::util::Panicked),
 }
 
 /// An IPv4 range: first address and prefix length.
@@ -121,6 +123,10 @@ fn node_cidr(node: &Node) -> Option<Cidr> {
 }
 
 async fn reconcile(node: Arc<Node>, state: Arc<State>) -> Result<Action, Error> {
+    crate::util::guarded(allocate(node, state)).await
+}
+
+async fn allocate(node: Arc<Node>, state: Arc<State>) -> Result<Action, Error> {
     if node_cidr(&node).is_some() || node.metadata.deletion_timestamp.is_some() {
         return Ok(Action::await_change());
     }

@@ -45,7 +45,15 @@ fn pods_on(pods: &Store<Pod>, node: &str) -> Vec<ObjectRef<Pod>> {
         .collect()
 }
 
-fn error_policy(pod: Arc<Pod>, error: &kube::Error, state: Arc<State>) -> Action {
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Api(#[from] kube::Error),
+    #[error(transparent)]
+    Panicked(#[from] crate::util::Panicked),
+}
+
+fn error_policy(pod: Arc<Pod>, error: &Error, state: Arc<State>) -> Action {
     let delay = state.base.backoff.failed(&ObjectRef::from_obj(pod.as_ref()));
     tracing::debug!(pod = %pod.name_any(), %error, ?delay, "eviction failed; requeued");
     Action::requeue(delay)
@@ -83,7 +91,11 @@ fn allowed_stay(tolerations: &[Toleration], taints: &[&Taint]) -> Option<Duratio
     min.map(|s| Duration::from_secs(s.max(0) as u64))
 }
 
-async fn reconcile(pod: Arc<Pod>, state: Arc<State>) -> Result<Action, kube::Error> {
+async fn reconcile(pod: Arc<Pod>, state: Arc<State>) -> Result<Action, Error> {
+    crate::util::guarded(check(pod, state)).await
+}
+
+async fn check(pod: Arc<Pod>, state: Arc<State>) -> Result<Action, Error> {
     let Some(node_name) = pod.spec.as_ref().and_then(|s| s.node_name.clone()) else { return Ok(Action::await_change()) };
     if pod.metadata.deletion_timestamp.is_some() {
         return Ok(Action::await_change());

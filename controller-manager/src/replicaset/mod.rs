@@ -39,6 +39,8 @@ pub enum Error {
     /// A create or delete of pods failed (it is also in the ReplicaFailure condition).
     #[error("{0}")]
     Manage(String),
+    #[error(transparent)]
+    Panicked(#[from] util::Panicked),
 }
 
 struct State {
@@ -94,6 +96,10 @@ fn error_policy(rs: Arc<ReplicaSet>, error: &Error, state: Arc<State>) -> Action
 }
 
 async fn reconcile(rs: Arc<ReplicaSet>, state: Arc<State>) -> Result<Action, Error> {
+    util::guarded(sync(rs, state)).await
+}
+
+async fn sync(rs: Arc<ReplicaSet>, state: Arc<State>) -> Result<Action, Error> {
     let key = util::namespace_and_name(&rs.metadata);
     let ns = rs.namespace().unwrap_or_default();
     let spec = rs.spec.clone().unwrap_or_default();

@@ -2,7 +2,6 @@
 //! order (pkg/controller/controller_utils.go), with LogarithmicScaleDown and PodDeletionCost
 //! on as they are by default.
 
-use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -23,7 +22,7 @@ pub fn pods_to_delete(mut pods: Vec<Arc<Pod>>, related: &[Arc<Pod>], count: usiz
             }
         }
         let rank = |p: &Pod| node_of(p).map(|n| on_node.get(n).copied().unwrap_or(0)).unwrap_or(0);
-        pods.sort_by(|a, b| delete_before(a, b, rank(a), rank(b), now));
+        pods.sort_by_cached_key(|p| deletion_key(p, rank(p), now));
     }
     pods.truncate(count);
     pods
@@ -68,74 +67,51 @@ fn max_restarts(p: &Pod) -> (i32, i32) {
     (max(status.and_then(|s| s.container_statuses.as_ref())), sidecar)
 }
 
-/// Upstream's afterOrZero: a missing time sorts first, then the later time.
-fn after_or_zero(a: Option<jiff::Timestamp>, b: Option<jiff::Timestamp>) -> Ordering {
-    match (a, b) {
-        (None, _) | (_, None) => if a.is_none() { Ordering::Less } else { Ordering::Greater },
-        (Some(a), Some(b)) => b.cmp(&a),
-    }
-}
-
 /// log2 of the age in nanoseconds, as an integer bucket (-1 for no age).
 fn age_bucket(t: jiff::Timestamp, now: jiff::Timestamp) -> i64 {
     let d = now.duration_since(t).as_nanos();
     if d <= 0 { -1 } else { (d as f64).log2() as i64 }
 }
 
-/// Newer (by log2 bucket of age) first; the same bucket falls back to the uid.
-fn by_age(a: Option<jiff::Timestamp>, b: Option<jiff::Timestamp>, pa: &Pod, pb: &Pod, now: jiff::Timestamp) -> Ordering {
-    match (a, b) {
-        (Some(x), Some(y)) => match age_bucket(x, now).cmp(&age_bucket(y, now)) {
-            Ordering::Equal => pa.metadata.uid.cmp(&pb.metadata.uid),
-            o => o,
-        },
-        _ => after_or_zero(a, b),
-    }
+/// The deletion order as a sort key: smaller goes first. Upstream compares pairs rule by rule
+/// (its sort tolerates a comparison that is not transitive: the logarithmic buckets fall back to
+/// the uid inside one rule); a key gives the same rules in the same order as a total order,
+/// which Rust's sort requires: a missing time sorts first, then the newer bucket, and only a
+/// full tie falls back to the uid.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct DeletionKey {
+    assigned: bool,
+    phase: u8,
+    ready: bool,
+    deletion_cost: i32,
+    crowding: std::cmp::Reverse<usize>,
+    ready_age: Option<i64>,
+    restarts: std::cmp::Reverse<(i32, i32)>,
+    created_age: Option<i64>,
+    uid: Option<String>,
 }
 
-/// `Less` when `a` is deleted before `b`.
-fn delete_before(a: &Pod, b: &Pod, rank_a: usize, rank_b: usize, now: jiff::Timestamp) -> Ordering {
-    // 1. Unassigned before assigned.
-    if node_of(a) != node_of(b) && (node_of(a).is_none() || node_of(b).is_none()) {
-        return if node_of(a).is_none() { Ordering::Less } else { Ordering::Greater };
+fn deletion_key(p: &Pod, rank: usize, now: jiff::Timestamp) -> DeletionKey {
+    let ready = is_pod_ready(p);
+    DeletionKey {
+        // 1. Unassigned before assigned.
+        assigned: node_of(p).is_some(),
+        // 2. Pending before Unknown before Running.
+        phase: phase_order(p),
+        // 3. Not ready before ready.
+        ready,
+        // 4. Lower deletion cost first.
+        deletion_cost: deletion_cost(p),
+        // 5. Doubled up (more related pods on its node) first.
+        crowding: std::cmp::Reverse(rank),
+        // 6. Ready for less time first (a missing time first).
+        ready_age: if ready { ready_since(p).map(|t| age_bucket(t, now)) } else { None },
+        // 7. More restarts first.
+        restarts: std::cmp::Reverse(max_restarts(p)),
+        // 8. Newer first (a missing time first).
+        created_age: p.metadata.creation_timestamp.as_ref().map(|t| age_bucket(t.0, now)),
+        uid: p.metadata.uid.clone(),
     }
-    // 2. Pending before Unknown before Running.
-    let o = phase_order(a).cmp(&phase_order(b));
-    if o != Ordering::Equal {
-        return o;
-    }
-    // 3. Not ready before ready.
-    if is_pod_ready(a) != is_pod_ready(b) {
-        return if is_pod_ready(a) { Ordering::Greater } else { Ordering::Less };
-    }
-    // 4. Lower deletion cost first.
-    let o = deletion_cost(a).cmp(&deletion_cost(b));
-    if o != Ordering::Equal {
-        return o;
-    }
-    // 5. Doubled up (more related pods on its node) first.
-    let o = rank_b.cmp(&rank_a);
-    if o != Ordering::Equal {
-        return o;
-    }
-    // 6. Ready for less time first.
-    if is_pod_ready(a) && is_pod_ready(b) {
-        let (ra, rb) = (ready_since(a), ready_since(b));
-        if ra != rb {
-            return by_age(ra, rb, a, b, now);
-        }
-    }
-    // 7. More restarts first.
-    let (ma, mb) = (max_restarts(a), max_restarts(b));
-    if ma != mb {
-        return mb.cmp(&ma);
-    }
-    // 8. Newer first.
-    let (ca, cb) = (a.metadata.creation_timestamp.as_ref().map(|t| t.0), b.metadata.creation_timestamp.as_ref().map(|t| t.0));
-    if ca != cb {
-        return by_age(ca, cb, a, b, now);
-    }
-    Ordering::Equal
 }
 
 #[cfg(test)]
@@ -188,5 +164,19 @@ mod tests {
         let b = pod("crowded", "n2", "Running", Some(100), 100);
         let other = pod("other", "n2", "Running", Some(100), 100);
         assert_eq!(names(pods_to_delete(vec![a.clone(), b.clone()], &[a, b, other], 1, now)), vec!["crowded"]);
+    }
+
+    #[test]
+    fn many_pods_with_mixed_times_sort_without_a_panic() {
+        // Ready and creation times spread over log buckets, restarts and nodes mixed: the order
+        // must be total (Rust's sort panics on one that is not, as an earlier pairwise
+        // comparison did with 1,000 pods).
+        let now = jiff::Timestamp::now();
+        let pods: Vec<Arc<Pod>> = (0..1000i64)
+            .map(|i| pod(&format!("p{i:04}"), if i % 3 == 0 { "" } else { "n1" }, if i % 5 == 0 { "Pending" } else { "Running" }, (i % 2 == 0).then_some((i * 7919) % 5000), (i * 104729) % 7000))
+            .collect();
+        let doomed = pods_to_delete(pods.clone(), &pods, 500, now);
+        assert_eq!(doomed.len(), 500);
+        assert!(doomed.iter().take(10).all(|p| node_of(p).is_none()), "unassigned pods go first");
     }
 }

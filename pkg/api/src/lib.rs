@@ -4,7 +4,6 @@
 pub mod decode;
 pub mod defaults;
 pub mod error;
-pub mod events;
 pub mod meta;
 pub mod patch;
 pub mod qos;

@@ -27,7 +27,7 @@ const EVENT_COLUMNS: &[Column] = &[
 
 /// An events.k8s.io/v1 Event, printed through its core/v1 form as upstream does.
 fn events_v1_event_cells(event: &Value, now: Timestamp) -> Vec<Value> {
-    core_event_cells(&crate::events::events_v1_to_core(event.clone()), now)
+    core_event_cells(&crate::kinds::events::event::convert::events_v1_to_core(event.clone()), now)
 }
 
 fn core_event_cells(event: &Value, now: Timestamp) -> Vec<Value> {

@@ -1,6 +1,8 @@
 //! events.k8s.io/v1 Event: served from the core Events' storage, converted on the way in and out;
 //! its own (stricter) validation, printer and field labels named after its schema.
 
+pub(crate) mod convert;
+
 use k8s_openapi::api::{core::v1 as core, events::v1 as events};
 use serde_json::{Map, Value};
 
@@ -52,11 +54,11 @@ impl Behaviour for Event {
     }
 
     fn to_served(&self, stored: Value) -> Value {
-        crate::events::core_to_events_v1(stored)
+        convert::core_to_events_v1(stored)
     }
 
     fn to_stored(&self, served: Value) -> Value {
-        crate::events::events_v1_to_core(served)
+        convert::events_v1_to_core(served)
     }
 
 }

@@ -172,14 +172,18 @@ pub async fn run(env: &mut Env, rows: &mut Vec<Row>) -> Result<(), String> {
     }
     let ceiling = ceilings.iter().copied().fold(0.0, f64::max);
 
-    // Scale 0 -> N -> 0 end to end.
+    // Scale 0 -> N -> 0 end to end; etcd's revision counts the writes it took.
+    let mut etcd_client = etcd_client::Client::connect([etcd.process.url()], None).await.map_err(|e| format!("etcd: {e}"))?;
     let kubelets = spawn_kubelets(&api);
     api.ok(Method::POST, &format!("/apis/apps/v1/namespaces/{NS}/deployments"), Some(JSON), deployment("scale", 0)).await?;
     wait_deployment(&api, "scale", limit, |d| d["status"]["observedGeneration"].as_i64() >= Some(1)).await?;
+    let revision = |s: etcd_client::StatusResponse| s.header().map(|h| h.revision()).unwrap_or(0);
+    let before = revision(etcd_client.status().await.map_err(|e| format!("etcd status: {e}"))?);
     let t = Instant::now();
     scale(&api, "scale", pods as i64).await?;
     wait_deployment(&api, "scale", limit, |d| complete(d, pods as i64)).await?;
     let up = t.elapsed();
+    let writes_per_pod = (revision(etcd_client.status().await.map_err(|e| format!("etcd status: {e}"))?) - before) as f64 / pods as f64;
     let t = Instant::now();
     scale(&api, "scale", 0).await?;
     wait_deployment(&api, "scale", limit, |d| d["status"]["replicas"].as_i64().unwrap_or(0) == 0 && d["status"]["observedGeneration"] == d["metadata"]["generation"]).await?;
@@ -207,11 +211,13 @@ pub async fn run(env: &mut Env, rows: &mut Vec<Row>) -> Result<(), String> {
     let section = "controllers";
     let note = format!("{NODES} simulated nodes; etcd column: raw creates of bound pods, better of 16 and 64 clients");
     emit(rows, Row::new(section, format!("deployment scale 0 -> {pods}"), "pods/s", Some(up_rate), Some(ceiling)).target(Target::RatioAtLeast(0.5)).note(note.clone()));
+    let writes_note = "pod create, its event, binding, Scheduled event, kubelet status, ReplicaSet and Deployment status writes";
+    emit(rows, Row::new(section, format!("etcd writes per pod, scale 0 -> {pods}"), "writes", Some(writes_per_pod), None).note(writes_note));
     emit(rows, Row::new(section, format!("deployment scale {pods} -> 0"), "pods/s", Some(down_rate), Some(ceiling)).note(note));
     emit(rows, Row::new(section, format!("rollout of {ROLLOUT_PODS} pods, maxSurge 25 %"), "s", Some(rollout.as_secs_f64()), None).target(Target::AtMost(10.0)).note("instant readiness"));
     env.details.insert(
         "controllers".into(),
-        json!({"pods": pods, "nodes": NODES, "scale_up_secs": up.as_secs_f64(), "scale_down_secs": down.as_secs_f64(), "ceiling_per_sec": ceilings, "rollout_secs": rollout.as_secs_f64()}),
+        json!({"pods": pods, "nodes": NODES, "writes_per_pod": writes_per_pod, "scale_up_secs": up.as_secs_f64(), "scale_down_secs": down.as_secs_f64(), "ceiling_per_sec": ceilings, "rollout_secs": rollout.as_secs_f64()}),
     );
     drop(ck);
     drop(etcd);

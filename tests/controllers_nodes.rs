@@ -121,7 +121,8 @@ fn node_controllers_with_short_timing() {
 
     // The node is deleted: its pods are collected (force-deleted) by pod GC.
     c.ok(&["delete", "node", "lost-1"]);
-    wait_until(WAIT, "pod GC to remove the deleted node's pods", || {
+    // After upstream's 40 s quarantine, at the next 20 s pass at the latest.
+    wait_until(Duration::from_secs(120), "pod GC to remove the deleted node's pods", || {
         c.ok(&["get", "pods", "-n", &ns, "-o", "name"]).trim().is_empty()
     });
 

@@ -1,11 +1,13 @@
-//! The pod garbage collector (upstream's podgc): every 20 s, and at once when a node is
-//! deleted, it force-deletes pods bound to a node that no longer exists (after a live read
-//! confirms the node is gone) and pods being deleted that were never scheduled, and deletes the
+//! The pod garbage collector (upstream's podgc): every 20 s, and when a node is deleted, it
+//! force-deletes pods bound to a node that has been missing for 40 s (upstream's quarantine, so
+//! a node that is being created or re-registered is not taken for gone; a live read confirms it)
+//! and pods being deleted that were never scheduled, and deletes the
 //! oldest finished pods beyond `--terminated-pod-gc-threshold`. A pod it removes is first
 //! marked Failed with the DisruptionTarget condition, as upstream.
 
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Node, Pod};
@@ -19,6 +21,8 @@ use crate::informers::Informers;
 
 /// Upstream's gcCheckPeriod.
 const PERIOD: Duration = Duration::from_secs(20);
+/// Upstream's quarantineTime: how long a node must be missing before its pods are orphans.
+const QUARANTINE: Duration = Duration::from_secs(40);
 
 struct State {
     client: kube::Client,
@@ -31,6 +35,7 @@ pub(crate) fn start(informers: &mut Informers, client: kube::Client, options: &s
     let state = State { client, nodes: informers.cluster_store::<Node>(), pods: informers.store::<Pod>(), threshold: options.terminated_pod_gc_threshold };
     let mut node_changes = Box::pin(informers.cluster_subscribe::<Node>());
     Box::pin(async move {
+        let mut missing_since: HashMap<String, Instant> = HashMap::new();
         let mut tick = tokio::time::interval(PERIOD);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -44,7 +49,7 @@ pub(crate) fn start(informers: &mut Informers, client: kube::Client, options: &s
                     None => return,
                 },
             }
-            collect(&state).await;
+            collect(&state, &mut missing_since).await;
         }
     })
 }
@@ -53,7 +58,7 @@ fn is_finished(p: &Pod) -> bool {
     matches!(p.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Succeeded") | Some("Failed"))
 }
 
-async fn collect(state: &State) {
+async fn collect(state: &State, missing_since: &mut HashMap<String, Instant>) {
     let pods = state.pods.state();
     // Finished pods beyond the threshold, oldest first.
     let mut finished: Vec<&Arc<Pod>> = pods.iter().filter(|p| is_finished(p) && p.metadata.deletion_timestamp.is_none()).collect();
@@ -65,14 +70,18 @@ async fn collect(state: &State) {
         }
     }
     let nodes_api: Api<Node> = Api::all(state.client.clone());
+    let known = |node: &str| state.nodes.get(&kube::runtime::reflector::ObjectRef::new(node)).is_some();
+    missing_since.retain(|node, _| !known(node));
     for pod in &pods {
         match pod.spec.as_ref().and_then(|s| s.node_name.as_deref()).filter(|n| !n.is_empty()) {
             Some(node) => {
-                if state.nodes.get(&kube::runtime::reflector::ObjectRef::new(node)).is_some() {
+                if known(node) {
                     continue;
                 }
-                // The cache may lag: only a node the API server does not have makes an orphan.
-                if matches!(nodes_api.get_opt(node).await, Ok(None)) {
+                let since = *missing_since.entry(node.to_string()).or_insert_with(Instant::now);
+                // The cache may lag: only a node the API server does not have, for the whole
+                // quarantine, makes an orphan.
+                if since.elapsed() >= QUARANTINE && matches!(nodes_api.get_opt(node).await, Ok(None)) {
                     remove(state, pod, Some("PodGC: node no longer exists")).await;
                 }
             }

@@ -514,18 +514,17 @@ impl Sync<'_> {
         // Unhealthy first: they do not count toward availability.
         old.sort_by(by_creation);
         let mut cleaned = 0;
-        for i in 0..old.len() {
+        for rs in old.iter_mut() {
             if cleaned >= max_scaled_down {
                 break;
             }
-            let rs = &old[i];
             let size = rs_replicas(rs);
             let unhealthy = size - rs.status.as_ref().and_then(|s| s.available_replicas).unwrap_or(0);
             if size == 0 || unhealthy <= 0 {
                 continue;
             }
             let count = (max_scaled_down - cleaned).min(unhealthy);
-            old[i] = self.scale_rs(rs, size - count).await?;
+            *rs = self.scale_rs(rs, size - count).await?;
             cleaned += count;
         }
         // Then available ones, keeping minAvailable.
@@ -535,16 +534,16 @@ impl Sync<'_> {
         let total_scale_down = available - min_available;
         let mut scaled = 0;
         if total_scale_down > 0 {
-            for i in 0..old.len() {
+            for rs in old.iter_mut() {
                 if scaled >= total_scale_down {
                     break;
                 }
-                let size = rs_replicas(&old[i]);
+                let size = rs_replicas(rs);
                 if size == 0 {
                     continue;
                 }
                 let count = size.min(total_scale_down - scaled);
-                old[i] = self.scale_rs(&old[i], size - count).await?;
+                *rs = self.scale_rs(rs, size - count).await?;
                 scaled += count;
             }
         }

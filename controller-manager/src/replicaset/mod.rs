@@ -87,7 +87,7 @@ fn owners_of(replicasets: &Store<ReplicaSet>, pod: &Pod) -> Vec<ObjectRef<Replic
         .iter()
         .filter(|rs| rs.namespace().as_deref() == Some(ns.as_str()))
         .filter(|rs| {
-            util::selector(rs.spec.as_ref().and_then(|s| Some(&s.selector)))
+            util::selector(rs.spec.as_ref().map(|s| &s.selector))
                 .is_some_and(|sel| !sel.selects_all() && util::selector_matches(&sel, pod.metadata.labels.as_ref()))
         })
         .map(|rs| ObjectRef::from_obj(rs.as_ref()))

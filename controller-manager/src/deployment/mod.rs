@@ -10,6 +10,7 @@
 
 mod rules;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,6 +48,37 @@ struct State {
     replicasets: Store<ReplicaSet>,
     pods: Store<Pod>,
     deployments: Store<Deployment>,
+    /// ReplicaSets as this controller last wrote them, by uid, until the cache shows that
+    /// version: a sync started by another watch (the Deployment's own status write, say) can
+    /// run before the ReplicaSet watch delivers a scale it just made, and sizing from the older
+    /// copy would surge past maxSurge.
+    written: std::sync::Mutex<HashMap<String, ReplicaSet>>,
+}
+
+fn revision_of(rs: &ReplicaSet) -> i64 {
+    rs.metadata.resource_version.as_deref().and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
+impl State {
+    fn remember(&self, rs: &ReplicaSet) {
+        if let Some(uid) = rs.metadata.uid.clone() {
+            self.written.lock().expect("written lock").insert(uid, rs.clone());
+        }
+    }
+
+    /// The newer of the cached copy and the one last written.
+    fn freshest(&self, cached: ReplicaSet) -> ReplicaSet {
+        let mut written = self.written.lock().expect("written lock");
+        let Some(uid) = cached.metadata.uid.clone() else { return cached };
+        match written.get(&uid) {
+            Some(w) if revision_of(w) > revision_of(&cached) => w.clone(),
+            Some(_) => {
+                written.remove(&uid);
+                cached
+            }
+            None => cached,
+        }
+    }
 }
 
 pub(crate) fn start(informers: &mut Informers, client: kube::Client, shutdown: CancellationToken) -> crate::Running {
@@ -56,6 +88,7 @@ pub(crate) fn start(informers: &mut Informers, client: kube::Client, shutdown: C
         replicasets: informers.store::<ReplicaSet>(),
         pods: informers.store::<Pod>(),
         deployments: deployments.clone(),
+        written: Default::default(),
     });
     let (for_rs, for_pods) = (state.clone(), state.clone());
     let controller = Controller::for_stream(informers.subscribe::<Deployment>(), deployments)
@@ -180,7 +213,7 @@ impl Sync<'_> {
             Ok(fresh.is_some_and(|f| f.metadata.uid == uid && f.metadata.deletion_timestamp.is_none()))
         })
         .await?;
-        Ok(owned.iter().map(|rs| rs.as_ref().clone()).collect())
+        Ok(owned.iter().map(|rs| self.state.freshest(rs.as_ref().clone())).collect())
     }
 
     /// (the new ReplicaSet, the old ones), creating the new one if asked, and the revision
@@ -200,6 +233,7 @@ impl Sync<'_> {
                     "spec": {"minReadySeconds": min_ready.unwrap_or(0)},
                 });
                 let updated = self.replicasets.patch(&rs.name_any(), &PatchParams::default(), &Patch::Merge(patch)).await?;
+                self.state.remember(&updated);
                 return Ok((Some(updated), old));
             }
             let rs_revision = annotation(&rs.metadata, REVISION).unwrap_or_default().to_string();
@@ -247,7 +281,10 @@ impl Sync<'_> {
         set_new_rs_annotations(&self.d, &mut rs, new_revision, false);
         let d_ref = self.d.object_ref(&());
         let (created, already_existed) = match self.replicasets.create(&PostParams::default(), &rs).await {
-            Ok(created) => (created, false),
+            Ok(created) => {
+                self.state.remember(&created);
+                (created, false)
+            }
             Err(kube::Error::Api(s)) if s.code == 409 => {
                 let existing = self.replicasets.get(&name).await?;
                 let ours = util::controller_of(&existing.metadata).is_some_and(|o| Some(&o.uid) == self.d.metadata.uid.as_ref());
@@ -456,6 +493,7 @@ impl Sync<'_> {
             "spec": {"replicas": size},
         });
         let updated = self.replicasets.patch(&rs.name_any(), &PatchParams::default(), &Patch::Merge(patch)).await?;
+        self.state.remember(&updated);
         if old_size != size {
             let way = if old_size < size { "up" } else { "down" };
             let note = format!("Scaled {way} replica set {} from {old_size} to {size}", rs.name_any());

@@ -32,19 +32,6 @@ impl Informers {
         Informers { client, by_kind: HashMap::new(), starters: Vec::new() }
     }
 
-    fn informer<K>(&mut self) -> Arc<Mutex<Option<SharedInformer<K>>>>
-    where
-        K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-            + Clone
-            + serde::de::DeserializeOwned
-            + std::fmt::Debug
-            + Send
-            + Sync
-            + 'static,
-    {
-        self.informer_with(|c| Api::<K>::all(c))
-    }
-
     fn informer_with<K>(&mut self, api: impl FnOnce(Client) -> Api<K>) -> Arc<Mutex<Option<SharedInformer<K>>>>
     where
         K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
@@ -70,58 +57,18 @@ impl Informers {
         informer
     }
 
-    /// The cache of a namespaced kind across all namespaces.
+    /// The cache of a kind, across all namespaces for a namespaced one.
     pub fn store<K>(&mut self) -> Store<K>
     where
-        K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-            + Clone
-            + serde::de::DeserializeOwned
-            + std::fmt::Debug
-            + Send
-            + Sync
-            + 'static,
-    {
-        self.informer::<K>().lock().expect("informer lock").as_ref().expect("not started").store()
-    }
-
-    /// Every change of a namespaced kind, deleted objects included.
-    pub fn subscribe<K>(&mut self) -> impl Stream<Item = Result<K, watcher::Error>> + Send + 'static
-    where
-        K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-            + Clone
-            + serde::de::DeserializeOwned
-            + std::fmt::Debug
-            + Send
-            + Sync
-            + 'static,
-    {
-        self.informer::<K>().lock().expect("informer lock").as_ref().expect("not started").subscribe()
-    }
-
-    /// The cache of a cluster-scoped kind.
-    pub fn cluster_store<K>(&mut self) -> Store<K>
-    where
-        K: kube::Resource<DynamicType = (), Scope = k8s_openapi::ClusterResourceScope>
-            + Clone
-            + serde::de::DeserializeOwned
-            + std::fmt::Debug
-            + Send
-            + Sync
-            + 'static,
+        K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
     {
         self.informer_with(|c| Api::<K>::all(c)).lock().expect("informer lock").as_ref().expect("not started").store()
     }
 
-    /// Every change of a cluster-scoped kind, deleted objects included.
-    pub fn cluster_subscribe<K>(&mut self) -> impl Stream<Item = Result<K, watcher::Error>> + Send + 'static
+    /// Every change of a kind, deleted objects included.
+    pub fn subscribe<K>(&mut self) -> impl Stream<Item = Result<K, watcher::Error>> + Send + 'static
     where
-        K: kube::Resource<DynamicType = (), Scope = k8s_openapi::ClusterResourceScope>
-            + Clone
-            + serde::de::DeserializeOwned
-            + std::fmt::Debug
-            + Send
-            + Sync
-            + 'static,
+        K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
     {
         self.informer_with(|c| Api::<K>::all(c)).lock().expect("informer lock").as_ref().expect("not started").subscribe()
     }

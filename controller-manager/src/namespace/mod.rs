@@ -51,9 +51,9 @@ struct State {
 }
 
 pub(crate) fn start(informers: &mut Informers, client: kube::Client, shutdown: CancellationToken) -> crate::Running {
-    let namespaces = informers.cluster_store::<Namespace>();
+    let namespaces = informers.store::<Namespace>();
     let state = Arc::new(State { base: Ctx::new(client.clone(), "namespace-controller"), deleter: Deleter::new(client) });
-    let controller = Controller::for_stream(informers.cluster_subscribe::<Namespace>(), namespaces)
+    let controller = Controller::for_stream(informers.subscribe::<Namespace>(), namespaces)
         .with_config(Config::default().concurrency(CONCURRENT_SYNCS))
         .graceful_shutdown_on(async move { shutdown.cancelled().await });
     Box::pin(controller.run(reconcile, error_policy, state).for_each(|_| async {}))

@@ -97,7 +97,7 @@ pub(crate) fn start(informers: &mut Informers, client: kube::Client, options: &s
         tracing::error!(cidr = %options.cluster_cidr, "node IPAM: invalid --cluster-cidr; not allocating");
         return Box::pin(async {});
     };
-    let nodes = informers.cluster_store::<Node>();
+    let nodes = informers.store::<Node>();
     let state = Arc::new(State {
         base: Ctx::new(client, "node-ipam-controller"),
         nodes: nodes.clone(),
@@ -106,7 +106,7 @@ pub(crate) fn start(informers: &mut Informers, client: kube::Client, options: &s
         handed_out: Mutex::new(HashMap::new()),
     });
     // One at a time: two nodes must never get the same range.
-    let controller = Controller::for_stream(informers.cluster_subscribe::<Node>(), nodes)
+    let controller = Controller::for_stream(informers.subscribe::<Node>(), nodes)
         .with_config(Config::default().concurrency(1))
         .graceful_shutdown_on(async move { shutdown.cancelled().await });
     Box::pin(controller.run(reconcile, error_policy, state).for_each(|_| async {}))

@@ -51,7 +51,7 @@ struct Heard {
 pub(crate) fn start(informers: &mut Informers, client: kube::Client, options: &super::Options, shutdown: CancellationToken) -> crate::Running {
     let state = State {
         base: Ctx::new(client, "node-lifecycle-controller"),
-        nodes: informers.cluster_store::<Node>(),
+        nodes: informers.store::<Node>(),
         leases: informers.store::<Lease>(),
         pods: informers.store::<Pod>(),
         grace: options.node_monitor_grace_period,

@@ -32,8 +32,8 @@ struct State {
 }
 
 pub(crate) fn start(informers: &mut Informers, client: kube::Client, options: &super::Options, shutdown: CancellationToken) -> crate::Running {
-    let state = State { client, nodes: informers.cluster_store::<Node>(), pods: informers.store::<Pod>(), threshold: options.terminated_pod_gc_threshold };
-    let mut node_changes = Box::pin(informers.cluster_subscribe::<Node>());
+    let state = State { client, nodes: informers.store::<Node>(), pods: informers.store::<Pod>(), threshold: options.terminated_pod_gc_threshold };
+    let mut node_changes = Box::pin(informers.subscribe::<Node>());
     Box::pin(async move {
         let mut missing_since: HashMap<String, Instant> = HashMap::new();
         let mut tick = tokio::time::interval(PERIOD);

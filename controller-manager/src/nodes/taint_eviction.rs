@@ -28,10 +28,10 @@ struct State {
 
 pub(crate) fn start(informers: &mut Informers, client: kube::Client, shutdown: CancellationToken) -> crate::Running {
     let pods = informers.store::<Pod>();
-    let state = Arc::new(State { base: Ctx::new(client, "taint-eviction-controller"), nodes: informers.cluster_store::<Node>(), pods: pods.clone() });
+    let state = Arc::new(State { base: Ctx::new(client, "taint-eviction-controller"), nodes: informers.store::<Node>(), pods: pods.clone() });
     let for_nodes = state.clone();
     let controller = Controller::for_stream(informers.subscribe::<Pod>(), pods)
-        .watches_stream(informers.cluster_subscribe::<Node>(), move |node| pods_on(&for_nodes.pods, &node.name_any()))
+        .watches_stream(informers.subscribe::<Node>(), move |node| pods_on(&for_nodes.pods, &node.name_any()))
         .with_config(Config::default().concurrency(8))
         .graceful_shutdown_on(async move { shutdown.cancelled().await });
     Box::pin(controller.run(reconcile, error_policy, state).for_each(|_| async {}))

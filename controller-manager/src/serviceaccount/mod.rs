@@ -29,10 +29,10 @@ struct State {
 }
 
 pub(crate) fn start(informers: &mut Informers, client: kube::Client, shutdown: CancellationToken) -> crate::Running {
-    let namespaces = informers.cluster_store::<Namespace>();
+    let namespaces = informers.store::<Namespace>();
     let state =
         Arc::new(State { base: Ctx::new(client, "serviceaccount-controller"), service_accounts: informers.store::<ServiceAccount>() });
-    let controller = Controller::for_stream(informers.cluster_subscribe::<Namespace>(), namespaces)
+    let controller = Controller::for_stream(informers.subscribe::<Namespace>(), namespaces)
         .watches_stream(informers.subscribe::<ServiceAccount>(), |sa: ServiceAccount| {
             let ns = sa.namespace().unwrap_or_default();
             ENSURED.contains(&sa.name_any().as_str()).then(|| ObjectRef::<Namespace>::new(&ns))

@@ -30,13 +30,13 @@ struct State {
 }
 
 pub(crate) fn start(informers: &mut Informers, client: kube::Client, root_ca_pem: String, shutdown: CancellationToken) -> crate::Running {
-    let namespaces = informers.cluster_store::<Namespace>();
+    let namespaces = informers.store::<Namespace>();
     let state = Arc::new(State {
         base: Ctx::new(client, "root-ca-certificate-publisher-controller"),
         config_maps: informers.store::<ConfigMap>(),
         root_ca_pem,
     });
-    let controller = Controller::for_stream(informers.cluster_subscribe::<Namespace>(), namespaces)
+    let controller = Controller::for_stream(informers.subscribe::<Namespace>(), namespaces)
         .watches_stream(informers.subscribe::<ConfigMap>(), |cm: ConfigMap| {
             let ns = cm.namespace().unwrap_or_default();
             (cm.name_any() == CONFIG_MAP_NAME).then(|| ObjectRef::<Namespace>::new(&ns))

@@ -55,7 +55,7 @@ struct LocalPath {
 
 pub(super) fn start(informers: &mut Informers, client: Client, dir: PathBuf, shutdown: CancellationToken) -> crate::Running {
     let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default().trim().to_string();
-    let volumes = informers.cluster_store::<PersistentVolume>();
+    let volumes = informers.store::<PersistentVolume>();
     let claims = informers.store::<PersistentVolumeClaim>();
     let state = Arc::new(LocalPath {
         // The event source external provisioners use: their name and identity.
@@ -63,8 +63,8 @@ pub(super) fn start(informers: &mut Informers, client: Client, dir: PathBuf, shu
         client,
         dir,
         volumes: volumes.clone(),
-        classes: informers.cluster_store::<StorageClass>(),
-        nodes: informers.cluster_store::<Node>(),
+        classes: informers.store::<StorageClass>(),
+        nodes: informers.store::<Node>(),
         claim_backoff: Backoff::default(),
         volume_backoff: Backoff::default(),
     });
@@ -74,7 +74,7 @@ pub(super) fn start(informers: &mut Informers, client: Client, dir: PathBuf, shu
         .graceful_shutdown_on(async move { stop.cancelled().await })
         .run(reconcile_claim, claim_error_policy, state.clone())
         .for_each(|_| async {});
-    let volume_loop = Controller::for_stream(informers.cluster_subscribe::<PersistentVolume>(), volumes)
+    let volume_loop = Controller::for_stream(informers.subscribe::<PersistentVolume>(), volumes)
         .with_config(Config::default().concurrency(1))
         .graceful_shutdown_on(async move { shutdown.cancelled().await })
         .run(reconcile_volume, volume_error_policy, state)

@@ -54,14 +54,14 @@ pub(super) struct Binder {
 }
 
 pub(super) fn start(informers: &mut Informers, client: Client, shutdown: CancellationToken) -> crate::Running {
-    let volumes = informers.cluster_store::<PersistentVolume>();
+    let volumes = informers.store::<PersistentVolume>();
     let claims = informers.store::<PersistentVolumeClaim>();
     let binder = Arc::new(Binder {
         recorder: Recorder::new(client.clone(), "persistentvolume-controller"),
         client,
         volumes: volumes.clone(),
         claims: claims.clone(),
-        classes: informers.cluster_store::<StorageClass>(),
+        classes: informers.store::<StorageClass>(),
         pods: informers.store::<Pod>(),
         newest_volumes: Newest::default(),
         newest_claims: Newest::default(),
@@ -71,13 +71,13 @@ pub(super) fn start(informers: &mut Informers, client: Client, shutdown: Cancell
     let (by_volume, by_class, by_claim) = (binder.clone(), binder.clone(), binder.clone());
     let stop = shutdown.clone();
     let claim_loop = Controller::for_stream(informers.subscribe::<PersistentVolumeClaim>(), claims)
-        .watches_stream(informers.cluster_subscribe::<PersistentVolume>(), move |pv| by_volume.claims_concerned_by(&pv))
-        .watches_stream(informers.cluster_subscribe::<StorageClass>(), move |_| by_class.unbound_claims())
+        .watches_stream(informers.subscribe::<PersistentVolume>(), move |pv| by_volume.claims_concerned_by(&pv))
+        .watches_stream(informers.subscribe::<StorageClass>(), move |_| by_class.unbound_claims())
         .with_config(Config::default().concurrency(1))
         .graceful_shutdown_on(async move { stop.cancelled().await })
         .run(reconcile_claim, claim_error_policy, binder.clone())
         .for_each(|_| async {});
-    let volume_loop = Controller::for_stream(informers.cluster_subscribe::<PersistentVolume>(), volumes)
+    let volume_loop = Controller::for_stream(informers.subscribe::<PersistentVolume>(), volumes)
         .watches_stream(informers.subscribe::<PersistentVolumeClaim>(), move |claim| by_claim.volumes_concerned_by(&claim))
         .with_config(Config::default().concurrency(1))
         .graceful_shutdown_on(async move { shutdown.cancelled().await })

@@ -522,7 +522,7 @@ impl Sync<'_> {
             }
         }
         // Scale old ReplicaSets down as far as maxUnavailable allows.
-        let (scaled_down, old) = self.reconcile_old(&all, old, &new_rs).await?;
+        let (scaled_down, old) = self.reconcile_old(old, &new_rs).await?;
         let mut all = old.clone();
         all.push(new_rs.clone());
         if scaled_down {
@@ -535,57 +535,19 @@ impl Sync<'_> {
         self.sync_rollout_status(&all, Some(&new_rs)).await
     }
 
-    /// Upstream's reconcileOldReplicaSets: first drop old pods that are not available anyway,
-    /// then available ones down to minAvailable.
-    async fn reconcile_old(&self, all: &[ReplicaSet], mut old: Vec<ReplicaSet>, new_rs: &ReplicaSet) -> Result<(bool, Vec<ReplicaSet>), Error> {
-        let old_pods: i32 = old.iter().map(rs_replicas).sum();
-        if old_pods == 0 {
-            return Ok((false, old));
-        }
-        let all_pods: i32 = all.iter().map(rs_replicas).sum();
-        let min_available = replicas(&self.d) - max_unavailable(&self.d);
-        let new_unavailable = rs_replicas(new_rs) - new_rs.status.as_ref().and_then(|s| s.available_replicas).unwrap_or(0);
-        let max_scaled_down = all_pods - min_available - new_unavailable;
-        if max_scaled_down <= 0 {
-            return Ok((false, old));
-        }
-        // Unhealthy first: they do not count toward availability.
+    /// Scales old ReplicaSets down as far as the rolling-update rules allow; true when any
+    /// changed.
+    async fn reconcile_old(&self, mut old: Vec<ReplicaSet>, new_rs: &ReplicaSet) -> Result<(bool, Vec<ReplicaSet>), Error> {
         old.sort_by(by_creation);
-        let mut cleaned = 0;
-        for rs in old.iter_mut() {
-            if cleaned >= max_scaled_down {
-                break;
-            }
-            let size = rs_replicas(rs);
-            let unhealthy = size - rs.status.as_ref().and_then(|s| s.available_replicas).unwrap_or(0);
-            if size == 0 || unhealthy <= 0 {
-                continue;
-            }
-            let count = (max_scaled_down - cleaned).min(unhealthy);
-            *rs = self.scale_rs(rs, size - count).await?;
-            cleaned += count;
-        }
-        // Then available ones, keeping minAvailable.
-        let mut all_now = old.clone();
-        all_now.push(new_rs.clone());
-        let available: i32 = all_now.iter().map(|rs| rs.status.as_ref().and_then(|s| s.available_replicas).unwrap_or(0)).sum();
-        let total_scale_down = available - min_available;
-        let mut scaled = 0;
-        if total_scale_down > 0 {
-            for rs in old.iter_mut() {
-                if scaled >= total_scale_down {
-                    break;
-                }
-                let size = rs_replicas(rs);
-                if size == 0 {
-                    continue;
-                }
-                let count = size.min(total_scale_down - scaled);
-                *rs = self.scale_rs(rs, size - count).await?;
-                scaled += count;
+        let sizes = old_sizes_after_scale_down(&self.d, &old, new_rs);
+        let mut changed = false;
+        for (rs, size) in old.iter_mut().zip(sizes) {
+            if size != rs_replicas(rs) {
+                *rs = self.scale_rs(rs, size).await?;
+                changed = true;
             }
         }
-        Ok((cleaned + scaled > 0, old))
+        Ok((changed, old))
     }
 
     /// One Recreate step (upstream's rolloutRecreate): all old pods go before new ones start.

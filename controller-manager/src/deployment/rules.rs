@@ -361,6 +361,58 @@ pub fn proportion(rs: &ReplicaSet, d: &Deployment, to_add: i32, added: i32) -> i
     }
 }
 
+/// The pods of a ReplicaSet that can be counted on as available: its status's count, but never
+/// more than it asks for. A ReplicaSet just scaled down still reports the pods it is about to
+/// delete until its controller's next status write; a second Deployment sync in that window
+/// (this controller's own scale write wakes it) would count them again and scale another old
+/// pod away, leaving fewer than minAvailable serving. Upstream counts the status alone.
+pub fn available_now(rs: &ReplicaSet) -> i32 {
+    rs.status.as_ref().and_then(|s| s.available_replicas).unwrap_or(0).min(rs_replicas(rs))
+}
+
+/// How far each old ReplicaSet (oldest first, as given) may shrink in one rolling step, as
+/// upstream's reconcileOldReplicaSets: first pods that are not available anyway, within what
+/// maxUnavailable leaves after the new ReplicaSet's own unavailable pods; then available ones,
+/// down to minAvailable. Returns the new size of each old ReplicaSet, in the same order.
+pub fn old_sizes_after_scale_down(d: &Deployment, old: &[ReplicaSet], new_rs: &ReplicaSet) -> Vec<i32> {
+    let mut sizes: Vec<i32> = old.iter().map(rs_replicas).collect();
+    let old_pods: i32 = sizes.iter().sum();
+    if old_pods == 0 {
+        return sizes;
+    }
+    let all_pods = old_pods + rs_replicas(new_rs);
+    let min_available = replicas(d) - max_unavailable(d);
+    let new_unavailable = rs_replicas(new_rs) - available_now(new_rs);
+    let max_scaled_down = all_pods - min_available - new_unavailable;
+    if max_scaled_down <= 0 {
+        return sizes;
+    }
+    // Unhealthy first: they do not count toward availability.
+    let available: Vec<i32> = old.iter().map(available_now).collect();
+    let mut cleaned = 0;
+    for (size, avail) in sizes.iter_mut().zip(&available) {
+        let unhealthy = *size - avail;
+        if cleaned >= max_scaled_down || *size == 0 || unhealthy <= 0 {
+            continue;
+        }
+        let count = (max_scaled_down - cleaned).min(unhealthy);
+        *size -= count;
+        cleaned += count;
+    }
+    // Then available ones, keeping minAvailable.
+    let total_available: i32 = available.iter().sum::<i32>() + available_now(new_rs);
+    let mut to_scale_down = total_available - min_available;
+    for size in sizes.iter_mut() {
+        if to_scale_down <= 0 {
+            break;
+        }
+        let count = (*size).min(to_scale_down);
+        *size -= count;
+        to_scale_down -= count;
+    }
+    sizes
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -409,6 +461,39 @@ mod tests {
         assert!(set_new_rs_annotations(&d, &mut rs, 3, true));
         assert_eq!(annotation(&rs.metadata, REVISION_HISTORY), Some("1"));
         assert!(!set_new_rs_annotations(&d, &mut rs, 3, true), "same revision: no change");
+    }
+
+    fn rs(spec: i32, available: i32) -> ReplicaSet {
+        use k8s_openapi::api::apps::v1::{ReplicaSetSpec, ReplicaSetStatus};
+        ReplicaSet {
+            spec: Some(ReplicaSetSpec { replicas: Some(spec), ..Default::default() }),
+            status: Some(ReplicaSetStatus { available_replicas: Some(available), ..Default::default() }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn old_replicasets_shrink_within_max_unavailable() {
+        let d = deployment(6, IntOrString::Int(2), IntOrString::Int(1));
+        // 6 old available, the new one at 2 with none ready yet: 8 pods, minAvailable 5, two
+        // new unavailable: one old pod may go.
+        assert_eq!(old_sizes_after_scale_down(&d, &[rs(6, 6)], &rs(2, 0)), vec![5]);
+        // Unavailable old pods go first (two of the oldest's three), then one available pod,
+        // the oldest's, leaving 3 + 2 = 5 serving.
+        assert_eq!(old_sizes_after_scale_down(&d, &[rs(3, 1), rs(3, 3)], &rs(2, 2)), vec![0, 3]);
+        // The new one's unavailable pods use up the budget: none of the old may go.
+        assert_eq!(old_sizes_after_scale_down(&d, &[rs(5, 5)], &rs(3, 0)), vec![5]);
+        // The new one fully available: the old ones go to zero, oldest first.
+        assert_eq!(old_sizes_after_scale_down(&d, &[rs(1, 1), rs(1, 1)], &rs(6, 6)), vec![0, 0]);
+    }
+
+    #[test]
+    fn a_stale_status_after_a_scale_down_is_not_counted_twice() {
+        let d = deployment(6, IntOrString::Int(2), IntOrString::Int(1));
+        // The old ReplicaSet was just scaled from 3 to 2 and its status still counts 3; the new
+        // one has 4 available. Serving: 2 + 4 = 6, minAvailable 5: one may go, not two (the
+        // status alone would say 7 serving and take both, leaving 4).
+        assert_eq!(old_sizes_after_scale_down(&d, &[rs(2, 3)], &rs(6, 4)), vec![1]);
     }
 
     #[test]

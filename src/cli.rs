@@ -37,6 +37,9 @@ pub enum Command {
     /// Loads or lists the images of a node's container runtime.
     #[command(subcommand)]
     Images(ImagesCommand),
+    /// Issues certificates from a server's cluster CA.
+    #[command(subcommand)]
+    Certs(CertsCommand),
 }
 
 /// How a node runs its pods; shared by `corekube server` and `corekube kubelet`.
@@ -71,6 +74,16 @@ pub struct NodeOptions {
     /// Leave the node's pods running when corekube stops (by default they are stopped).
     #[arg(long)]
     pub keep_pods_on_exit: bool,
+    /// The kubelet API's port (logs, exec, attach, port-forward), on the node's IP; 0 picks a
+    /// free one. The Node's status.daemonEndpoints reports it.
+    #[arg(long, default_value_t = 10250)]
+    pub kubelet_port: u16,
+    /// A container log grows to this size before it is rotated (a quantity: 10Mi).
+    #[arg(long, default_value = "10Mi")]
+    pub container_log_max_size: String,
+    /// Log files kept per container, the live one included (at least 2).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(2..))]
+    pub container_log_max_files: u32,
 }
 
 impl NodeOptions {
@@ -87,8 +100,31 @@ pub struct KubeletOptions {
     /// Where the node keeps pod volumes, logs and its managed containerd.
     #[arg(long, default_value = "/var/lib/corekube/kubelet")]
     pub root_dir: PathBuf,
+    /// The kubelet API's serving certificate (from the cluster CA, for the node's IP), as
+    /// `corekube certs kubelet-serving` writes it; without it and its key the kubelet API
+    /// is off and `kubectl logs`/`exec` cannot reach this node's pods.
+    #[arg(long, requires = "tls_private_key_file")]
+    pub tls_cert_file: Option<PathBuf>,
+    #[arg(long, requires = "tls_cert_file")]
+    pub tls_private_key_file: Option<PathBuf>,
     #[command(flatten)]
     pub node: NodeOptions,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CertsCommand {
+    /// Issues a kubelet serving certificate from a server's cluster CA (DIR/pki), for a node
+    /// started with `corekube kubelet`: writes NODE-kubelet-serving.crt/.key under DIR/pki.
+    KubeletServing {
+        /// The data directory of the `corekube server` whose CA signs.
+        #[arg(long, default_value = "/var/lib/corekube")]
+        data_dir: PathBuf,
+        #[arg(long)]
+        node_name: String,
+        /// The node's addresses the certificate covers (its InternalIP first).
+        #[arg(long = "node-ip", required = true)]
+        node_ips: Vec<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]

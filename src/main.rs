@@ -113,6 +113,7 @@ fn main() -> std::process::ExitCode {
             cli::Command::ControllerManager(opts) => run_controller_manager(opts, shutdown).await,
             cli::Command::Kubelet(opts) => run_kubelet(opts, shutdown).await,
             cli::Command::Images(cmd) => images(cmd).await,
+            cli::Command::Certs(cmd) => certs(cmd),
         }
     });
     match result {
@@ -179,9 +180,35 @@ async fn run_kubelet(opts: cli::KubeletOptions, shutdown: CancellationToken) -> 
     std::fs::create_dir_all(&opts.root_dir).map_err(|e| format!("cannot create {}: {e}", opts.root_dir.display()))?;
     let image_dir = opts.node.image_dir.clone().unwrap_or_else(|| opts.root_dir.join("images"));
     let runtime = node::start_runtime(&opts.node, &opts.root_dir, &image_dir, shutdown.clone()).await?;
-    let result = node::run_kubelet(&opts.kubeconfig, &opts.node, &opts.root_dir, &runtime.socket, shutdown).await;
+    let serving = match (&opts.tls_cert_file, &opts.tls_private_key_file) {
+        (Some(cert), Some(key)) => {
+            let read = |p: &std::path::Path| std::fs::read_to_string(p).map_err(|e| format!("reading {}: {e}", p.display()));
+            Some((read(cert)?, read(key)?))
+        }
+        _ => {
+            tracing::warn!("no --tls-cert-file: the kubelet API is off, so kubectl logs, exec and port-forward cannot reach this node's pods");
+            None
+        }
+    };
+    let result = node::run_kubelet(&opts.kubeconfig, &opts.node, &opts.root_dir, &runtime.socket, serving, shutdown).await;
     let stopped = runtime.stop().await;
     result.and(stopped)
+}
+
+/// `corekube certs kubelet-serving`: a joining node's kubelet serving certificate.
+fn certs(cmd: cli::CertsCommand) -> Result<(), String> {
+    match cmd {
+        cli::CertsCommand::KubeletServing { data_dir, node_name, node_ips } => {
+            let pki = corekube_pki::load_or_create(&data_dir.join("pki"), &[]).map_err(|e| format!("PKI: {e}"))?;
+            let stem = format!("{node_name}-kubelet-serving");
+            let mut sans = node_ips;
+            sans.push(node_name.clone());
+            pki.kubelet_serving_cert(&stem, &node_name, &sans).map_err(|e| format!("kubelet serving certificate: {e}"))?;
+            println!("{}", pki.dir.join(format!("{stem}.crt")).display());
+            println!("{}", pki.dir.join(format!("{stem}.key")).display());
+            Ok(())
+        }
+    }
 }
 
 /// `corekube images import|list`: the node's runtime image store.

@@ -81,24 +81,64 @@ fn parse_reserved(items: &[String]) -> Result<BTreeMap<String, Quantity>, String
         .collect()
 }
 
+/// Bytes from a size quantity (`10Mi`, `1G`, `1048576`); None when malformed or not positive.
+fn parse_quantity_bytes(s: &str) -> Option<u64> {
+    let q = corekube_api::validation::quantity::parse(s.trim()).ok()?;
+    u64::try_from(q.ceil_scaled(0)).ok().filter(|n| *n > 0)
+}
+
 /// The host name, as the node's default name (lower-cased, as upstream).
 pub fn host_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_else(|_| "localhost".into()).trim().to_lowercase()
 }
 
+/// The PEM of the CA a kubeconfig's current cluster trusts (the cluster CA).
+fn kubeconfig_ca(kubeconfig: &Path) -> Result<String, String> {
+    use base64::Engine;
+    let kc = kube::config::Kubeconfig::read_from(kubeconfig).map_err(|e| format!("reading {}: {e}", kubeconfig.display()))?;
+    let context = kc.current_context.as_deref().and_then(|name| kc.contexts.iter().find(|c| c.name == name)).and_then(|c| c.context.as_ref());
+    let cluster_name = context.map(|c| c.cluster.clone());
+    let cluster = kc.clusters.iter().find(|c| Some(&c.name) == cluster_name.as_ref()).or(kc.clusters.first()).and_then(|c| c.cluster.as_ref());
+    let cluster = cluster.ok_or_else(|| format!("{} names no cluster", kubeconfig.display()))?;
+    if let Some(data) = &cluster.certificate_authority_data {
+        let pem = base64::engine::general_purpose::STANDARD.decode(data.trim()).map_err(|e| format!("{}: certificate-authority-data: {e}", kubeconfig.display()))?;
+        return String::from_utf8(pem).map_err(|e| e.to_string());
+    }
+    if let Some(file) = &cluster.certificate_authority {
+        return std::fs::read_to_string(file).map_err(|e| format!("reading {file}: {e}"));
+    }
+    Err(format!("{} has no certificate authority for its cluster", kubeconfig.display()))
+}
+
 /// Runs the kubelet with `kubeconfig`'s identity until `shutdown`.
-pub async fn run_kubelet(kubeconfig: &Path, opts: &NodeOptions, root_dir: &Path, socket: &Path, shutdown: CancellationToken) -> Result<(), String> {
+/// `serving` is the kubelet API's certificate and key (PEM); its clients are checked against
+/// the CA of `kubeconfig`'s cluster.
+pub async fn run_kubelet(kubeconfig: &Path, opts: &NodeOptions, root_dir: &Path, socket: &Path, serving: Option<(String, String)>, shutdown: CancellationToken) -> Result<(), String> {
     let client = corekube_client::client_from_kubeconfig(kubeconfig, "kubelet").await.map_err(|e| e.to_string())?;
+    let node_ip = opts.node_ip.clone().unwrap_or_else(corekube_kubelet::default_node_ip);
+    let api = match serving {
+        Some((cert_pem, key_pem)) => {
+            let ip: std::net::IpAddr = node_ip.parse().map_err(|_| format!("--node-ip {node_ip:?} is not an IP address"))?;
+            let client_ca_pem = kubeconfig_ca(kubeconfig)?;
+            Some(corekube_kubelet::server::ServeConfig { listen: std::net::SocketAddr::new(ip, opts.kubelet_port), cert_pem, key_pem, client_ca_pem })
+        }
+        None => None,
+    };
     let cri = corekube_kubelet::cri::Cri::connect(socket).map_err(|e| e.to_string())?;
     let config = corekube_kubelet::Config {
         client,
         node_name: opts.node_name.clone().unwrap_or_else(host_name),
-        node_ip: opts.node_ip.clone().unwrap_or_else(corekube_kubelet::default_node_ip),
+        node_ip,
         pod_cidr: opts.pod_cidr.clone(),
         cri,
         root_dir: root_dir.to_path_buf(),
         system_reserved: parse_reserved(&opts.system_reserved)?,
         stop_pods_on_exit: !opts.keep_pods_on_exit,
+        api,
+        log_limits: corekube_kubelet::log_rotation::Limits {
+            max_bytes: parse_quantity_bytes(&opts.container_log_max_size).ok_or_else(|| format!("--container-log-max-size {:?} is not a size such as 10Mi", opts.container_log_max_size))?,
+            max_files: opts.container_log_max_files as usize,
+        },
     };
     corekube_kubelet::run(config, shutdown).await.map_err(|e| e.to_string())
 }

@@ -17,6 +17,8 @@ const ADMIN_GROUP: &str = "system:masters";
 const SCHEDULER_USER: &str = "system:kube-scheduler";
 /// The controller manager's identity, as upstream's kube-controller-manager client certificate.
 const CONTROLLER_MANAGER_USER: &str = "system:kube-controller-manager";
+/// The API server's identity toward kubelets, as upstream's apiserver-kubelet-client.
+const KUBELET_CLIENT_USER: &str = "kube-apiserver-kubelet-client";
 /// The group of every node's identity (`system:node:NAME`), which the Node authorizer reads.
 const NODES_GROUP: &str = "system:nodes";
 
@@ -63,6 +65,16 @@ pub async fn run(opts: ServerOptions, shutdown: CancellationToken) -> Result<(),
     pki.write_kubeconfig(&kubelet_kubeconfig, &server_url, &node_user, &cert, &key)
         .map_err(|e| format!("writing {}: {e}", kubelet_kubeconfig.display()))?;
 
+    // The kubelet API: this node's serving certificate, and the API server's identity for
+    // calling kubelets (upstream's apiserver-kubelet-client: O=system:masters).
+    let node_ip = opts.node.node_ip.clone().unwrap_or_else(corekube_kubelet::default_node_ip);
+    let kubelet_serving = pki
+        .kubelet_serving_cert("kubelet-serving", &node_name, &[node_ip.clone(), node_name.clone()])
+        .map_err(|e| format!("kubelet serving certificate: {e}"))?;
+    let kubelet_client = pki
+        .client_cert("apiserver-kubelet-client", KUBELET_CLIENT_USER, &[ADMIN_GROUP])
+        .map_err(|e| format!("API server kubelet client certificate: {e}"))?;
+
     let mut etcd_task = None;
     let endpoints = if opts.etcd_servers.is_empty() {
         let etcd = ManagedEtcd::start(&opts.data_dir.join("etcd")).await.map_err(|e| e.to_string())?;
@@ -97,6 +109,7 @@ pub async fn run(opts: ServerOptions, shutdown: CancellationToken) -> Result<(),
         store,
         compaction_interval: opts.etcd_compaction_interval,
         cacher: CacherConfig::default(),
+        kubelet_client: Some(kubelet_client),
     };
     tracing::info!(kubeconfig = %kubeconfig.display(), "admin kubeconfig written");
     let serve = {
@@ -131,7 +144,7 @@ pub async fn run(opts: ServerOptions, shutdown: CancellationToken) -> Result<(),
                 _ = shutdown.cancelled() => return,
                 _ = health.wait_startup_done() => {}
             }
-            if let Err(e) = crate::node::run_kubelet(&kubelet_kubeconfig, &opts_node, &root, &socket, shutdown.clone()).await {
+            if let Err(e) = crate::node::run_kubelet(&kubelet_kubeconfig, &opts_node, &root, &socket, Some(kubelet_serving), shutdown.clone()).await {
                 tracing::error!(error = %e, "kubelet failed; stopping");
                 shutdown.cancel();
             }

@@ -42,6 +42,10 @@ pub struct Config {
     /// How often etcd history is compacted; zero disables it.
     pub compaction_interval: Duration,
     pub cacher: CacherConfig,
+    /// The API server's client certificate and key for kubelets (CN
+    /// kube-apiserver-kubelet-client, O system:masters); kubelets' serving certificates are
+    /// verified against `client_ca_pem`. None: pods/log, exec and the like answer 503.
+    pub kubelet_client: Option<(String, String)>,
 }
 
 /// Builds the shared state: one cacher per stored resource.
@@ -55,12 +59,20 @@ pub fn build_state(store: EtcdStore, cacher: CacherConfig, health: Health, shutd
                 Cacher::start(store.clone(), def.storage_resource, config, shutdown.child_token())
             });
     }
-    AppState(Arc::new(state::Inner { store, cachers, health, shutdown }))
+    AppState(Arc::new(state::Inner { store, cachers, health, shutdown, kubelet_client: Default::default() }))
 }
 
 /// Serves until `shutdown` fires, then drains connections for a few seconds.
 pub async fn run(config: Config, health: Health, shutdown: CancellationToken) -> Result<(), ServeError> {
     let state = build_state(config.store.clone(), config.cacher.clone(), health.clone(), shutdown.clone());
+    if let Some((cert, key)) = &config.kubelet_client {
+        match handlers::kubelet_proxy::KubeletClient::new(cert, key, &config.client_ca_pem) {
+            Ok(client) => {
+                let _ = state.0.kubelet_client.set(client);
+            }
+            Err(e) => tracing::error!(error = %e, "kubelet client credentials unusable; pods/log, exec and port-forward will fail"),
+        }
+    }
     let router = handlers::router(state.clone());
     let listener = server::bind(config.listen).await?;
     tracing::info!(address = %config.listen, "serving the Kubernetes API over HTTPS");

@@ -20,6 +20,8 @@ pub struct Inner {
     pub health: Health,
     /// Fires when the server stops; open watches end on it.
     pub shutdown: CancellationToken,
+    /// How to call kubelets (pods/log, exec, attach, port-forward); set once at start.
+    pub kubelet_client: std::sync::OnceLock<crate::handlers::kubelet_proxy::KubeletClient>,
 }
 
 impl AppState {
@@ -37,6 +39,10 @@ impl AppState {
 
     pub fn shutdown(&self) -> &CancellationToken {
         &self.0.shutdown
+    }
+
+    pub fn kubelet_client(&self) -> Option<&crate::handlers::kubelet_proxy::KubeletClient> {
+        self.0.kubelet_client.get()
     }
 
     pub fn caches_synced(&self) -> bool {

@@ -137,6 +137,40 @@ impl Cri {
         bounded("ExecSync", timeout + Duration::from_secs(5), self.runtime.clone().exec_sync(req)).await
     }
 
+    /// The containers whose labels include all of `labels`, in any state.
+    pub async fn containers_labelled(&self, labels: std::collections::HashMap<String, String>) -> Result<Vec<Container>, CriError> {
+        let filter = cri::ContainerFilter { label_selector: labels, ..Default::default() };
+        Ok(bounded("ListContainers", CALL_TIMEOUT, self.runtime.clone().list_containers(cri::ListContainersRequest { filter: Some(filter) })).await?.containers)
+    }
+
+    /// The sandboxes whose labels include all of `labels`, in any state.
+    pub async fn sandboxes_labelled(&self, labels: std::collections::HashMap<String, String>) -> Result<Vec<PodSandbox>, CriError> {
+        let filter = cri::PodSandboxFilter { label_selector: labels, ..Default::default() };
+        Ok(bounded("ListPodSandbox", CALL_TIMEOUT, self.runtime.clone().list_pod_sandbox(cri::ListPodSandboxRequest { filter: Some(filter) })).await?.items)
+    }
+
+    /// A URL on the runtime's streaming server that runs `cmd` in the container once dialled.
+    pub async fn exec_url(&self, req: cri::ExecRequest) -> Result<String, CriError> {
+        Ok(bounded("Exec", CALL_TIMEOUT, self.runtime.clone().exec(req)).await?.url)
+    }
+
+    /// A URL on the runtime's streaming server attached to the container's own stdio.
+    pub async fn attach_url(&self, req: cri::AttachRequest) -> Result<String, CriError> {
+        Ok(bounded("Attach", CALL_TIMEOUT, self.runtime.clone().attach(req)).await?.url)
+    }
+
+    /// A URL on the runtime's streaming server that forwards to ports in the sandbox's network.
+    pub async fn port_forward_url(&self, sandbox_id: &str) -> Result<String, CriError> {
+        let req = cri::PortForwardRequest { pod_sandbox_id: sandbox_id.into(), port: vec![] };
+        Ok(bounded("PortForward", CALL_TIMEOUT, self.runtime.clone().port_forward(req)).await?.url)
+    }
+
+    /// Asks the runtime to reopen a container's log file (after the kubelet rotated it).
+    pub async fn reopen_container_log(&self, id: &str) -> Result<(), CriError> {
+        bounded("ReopenContainerLog", CALL_TIMEOUT, self.runtime.clone().reopen_container_log(cri::ReopenContainerLogRequest { container_id: id.into() })).await?;
+        Ok(())
+    }
+
     /// The image's id if the runtime has it.
     pub async fn image_id(&self, image: &str) -> Result<Option<String>, CriError> {
         let req = cri::ImageStatusRequest { image: Some(cri::ImageSpec { image: image.into(), ..Default::default() }), verbose: false };

@@ -8,11 +8,13 @@ pub mod cri;
 mod env;
 mod hooks;
 mod labels;
+pub mod log_rotation;
 mod node_status;
 mod pod_status;
 mod pod_worker;
 mod prober;
 mod runtime_config;
+pub mod server;
 mod volumes;
 
 use std::collections::{BTreeMap, HashMap};
@@ -44,6 +46,8 @@ pub enum Error {
     Runtime { socket: String, detail: String },
     #[error("registering node {node}: {detail}")]
     Register { node: String, detail: String },
+    #[error("{detail}")]
+    Api { detail: String },
 }
 
 /// A completed kubelet configuration.
@@ -61,6 +65,10 @@ pub struct Config {
     pub system_reserved: BTreeMap<String, Quantity>,
     /// Whether stopping the kubelet stops its pods' containers.
     pub stop_pods_on_exit: bool,
+    /// The kubelet API (logs, exec, attach, port-forward); None leaves it off.
+    pub api: Option<server::ServeConfig>,
+    /// When container logs are rotated.
+    pub log_limits: log_rotation::Limits,
 }
 
 /// What every pod worker shares.
@@ -75,6 +83,20 @@ pub(crate) struct Shared {
     pub dns: k8s_cri::v1::DnsConfig,
     pub recorder: Recorder,
     pub system_reserved: BTreeMap<String, Quantity>,
+    /// The port the kubelet API listens on (the Node's daemonEndpoints), 0 when it is off.
+    pub api_port: u16,
+    /// The pods bound to this node as last seen, by UID (the kubelet API's `/pods` and lookups).
+    pub pods: std::sync::RwLock<HashMap<String, Pod>>,
+}
+
+impl Shared {
+    /// The UID of the pod `namespace/name` this kubelet runs, if it knows one.
+    pub fn pod_uid(&self, namespace: &str, name: &str) -> Option<String> {
+        let pods = self.pods.read().expect("pods lock");
+        pods.values()
+            .find(|p| p.metadata.namespace.as_deref() == Some(namespace) && p.metadata.name.as_deref() == Some(name))
+            .and_then(|p| p.metadata.uid.clone())
+    }
 }
 
 /// The node's resolver (nameservers, search domains, options), for pods using it.
@@ -139,6 +161,12 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
     };
     tracing::info!(node = %config.node_name, runtime = %version.runtime_name, version = %version.runtime_version, "kubelet starting");
     let reporter = Reporter { controller: "kubelet".into(), instance: Some(config.node_name.clone()) };
+    // The API listens before the node registers, so the Node names the port it really got.
+    let api = match &config.api {
+        Some(api) => Some((server::bind(api).await.map_err(|detail| Error::Api { detail })?, api.clone())),
+        None => None,
+    };
+    let api_port = api.as_ref().map(|((_, port), _)| *port).unwrap_or(0);
     let shared = Arc::new(Shared {
         recorder: Recorder::new(config.client.clone(), reporter),
         client: config.client,
@@ -150,11 +178,18 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
         pod_cidr: config.pod_cidr,
         dns: node_dns(),
         system_reserved: config.system_reserved,
+        api_port,
+        pods: Default::default(),
     });
+    if let Some(((listener, port), api)) = api {
+        tracing::info!(port, "kubelet API listening");
+        tokio::spawn(server::serve(listener, api, shared.clone(), shutdown.clone()));
+    }
     let _ = std::fs::create_dir_all(&shared.log_root);
     node_status::register(&shared).await.map_err(|e| Error::Register { node: shared.node_name.clone(), detail: e.to_string() })?;
     tokio::spawn(node_status::status_loop(shared.clone(), shutdown.clone()));
     tokio::spawn(node_status::lease_loop(shared.clone(), shutdown.clone()));
+    tokio::spawn(log_rotation::run(shared.clone(), config.log_limits, shutdown.clone()));
 
     // What the runtime already runs is known before any pod worker starts, so that a worker
     // adopts its pod's running containers instead of starting them again.
@@ -178,6 +213,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
         match input {
             Input::Pod(Change::Apply(pod)) => {
                 let uid = pod.metadata.uid.clone().unwrap_or_default();
+                shared.pods.write().expect("pods lock").insert(uid.clone(), pod.clone());
                 seen_in_relist.push(uid.clone());
                 let worker = workers.entry(uid.clone()).or_insert_with(|| {
                     let (wtx, wrx) = mpsc::channel(64);
@@ -189,6 +225,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
                 let _ = worker.tx.send(Update::Pod(Box::new(pod))).await;
             }
             Input::Pod(Change::Delete(pod)) => {
+                shared.pods.write().expect("pods lock").remove(pod.metadata.uid.as_deref().unwrap_or_default());
                 if let Some(w) = workers.get(pod.metadata.uid.as_deref().unwrap_or_default()) {
                     let _ = w.tx.send(Update::Gone).await;
                 }
@@ -196,6 +233,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
             Input::Pod(Change::Relist) => seen_in_relist.clear(),
             Input::Pod(Change::Synced) => {
                 synced = true;
+                shared.pods.write().expect("pods lock").retain(|uid, _| seen_in_relist.contains(uid));
                 for (uid, w) in &workers {
                     if !seen_in_relist.contains(uid) {
                         let _ = w.tx.send(Update::Gone).await;

@@ -93,6 +93,9 @@ async fn status(shared: &Shared, previous: &[NodeCondition]) -> NodeStatus {
     NodeStatus {
         capacity: Some(capacity),
         allocatable: Some(allocatable),
+        daemon_endpoints: (shared.api_port != 0).then(|| k8s_openapi::api::core::v1::NodeDaemonEndpoints {
+            kubelet_endpoint: Some(k8s_openapi::api::core::v1::DaemonEndpoint { port: i32::from(shared.api_port) }),
+        }),
         addresses: Some(vec![
             NodeAddress { type_: "InternalIP".into(), address: shared.node_ip.clone() },
             NodeAddress { type_: "Hostname".into(), address: shared.node_name.clone() },

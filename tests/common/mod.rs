@@ -91,6 +91,10 @@ impl Cluster {
         let mut args: Vec<String> = ["--node-name", node, "--pod-cidr", pod_cidr].iter().map(|s| s.to_string()).collect();
         args.push("--image-dir".into());
         args.push(images.display().to_string());
+        // Several test clusters run at once: each kubelet API takes a free port.
+        if !extra.contains(&"--kubelet-port") {
+            args.extend(["--kubelet-port".to_string(), "0".to_string()]);
+        }
         args.extend(extra.iter().map(|s| s.to_string()));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let mut c = Self::prepare(false, &args);
@@ -187,6 +191,18 @@ impl Cluster {
 
     pub fn kubeconfig(&self) -> PathBuf {
         self.dir.path().join("data/admin.kubeconfig")
+    }
+
+    /// The server's data directory (its PKI under `pki/`).
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// A kubectl command against this cluster, to spawn and drive (streams, port-forward).
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new("kubectl");
+        cmd.arg("--kubeconfig").arg(self.kubeconfig()).arg("--cache-dir").arg(self.dir.path().join("kubectl-cache")).args(args);
+        cmd
     }
 
     /// Runs kubectl against this cluster with its own discovery cache.

@@ -10,6 +10,7 @@ mod negotiate;
 pub(crate) mod openapi;
 mod resource;
 mod subresource;
+pub mod kubelet_proxy;
 mod watch;
 
 use axum::routing::{any, get};

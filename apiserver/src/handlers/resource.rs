@@ -11,7 +11,7 @@ use corekube_api::{meta, patch, ApiError};
 use serde_json::Value;
 
 use super::negotiate::{self, Render};
-use super::{body, subresource, watch};
+use super::{body, kubelet_proxy, subresource, watch};
 use crate::error::StatusResponse;
 use crate::managed;
 use crate::query::{options_invalid, ListParams, Query, WriteParams};
@@ -19,8 +19,15 @@ use crate::request::{self, Target};
 use crate::state::AppState;
 use crate::store::{self, DeleteParams, Scope};
 
-pub async fn core(State(state): State<AppState>, Path(rest): Path<String>, method: Method, uri: Uri, headers: HeaderMap, body: Body) -> Response {
-    handle(state, "", "v1", &rest, method, uri, headers, body).await.unwrap_or_else(StatusResponse::into_response)
+pub async fn core(State(state): State<AppState>, Path(rest): Path<String>, method: Method, uri: Uri, headers: HeaderMap, req: axum::extract::Request) -> Response {
+    let (on_upgrade, body) = split_upgrade(req);
+    handle(state, "", "v1", &rest, method, uri, headers, body, on_upgrade).await.unwrap_or_else(StatusResponse::into_response)
+}
+
+/// The connection upgrade a request may carry (exec, attach, port-forward), and its body.
+fn split_upgrade(mut req: axum::extract::Request) -> (Option<hyper::upgrade::OnUpgrade>, Body) {
+    let on_upgrade = req.extensions_mut().remove::<hyper::upgrade::OnUpgrade>();
+    (on_upgrade, req.into_body())
 }
 
 pub async fn grouped(
@@ -29,9 +36,10 @@ pub async fn grouped(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Body,
+    req: axum::extract::Request,
 ) -> Response {
-    handle(state, &group, &version, &rest, method, uri, headers, body).await.unwrap_or_else(StatusResponse::into_response)
+    let (on_upgrade, body) = split_upgrade(req);
+    handle(state, &group, &version, &rest, method, uri, headers, body, on_upgrade).await.unwrap_or_else(StatusResponse::into_response)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -44,6 +52,7 @@ async fn handle(
     uri: Uri,
     headers: HeaderMap,
     body: Body,
+    on_upgrade: Option<hyper::upgrade::OnUpgrade>,
 ) -> Result<Response, ApiError> {
     let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
     let target = request::parse(group, version, &segments)?;
@@ -56,6 +65,9 @@ async fn handle(
         (Some("scale"), Some(name)) => return subresource::scale(state, scope, name, &method, &q, &headers, body).await,
         (Some("binding"), Some(name)) if method == Method::POST => return subresource::binding(state, scope, name, &q, &headers, body).await,
         (Some("binding"), _) => return Err(ApiError::MethodNotAllowed),
+        (Some(sub @ ("log" | "exec" | "attach" | "portforward")), Some(name)) if target.def.plural == "pods" => {
+            return kubelet_proxy::pod(state, scope, name, sub, &method, uri.query(), &headers, on_upgrade).await;
+        }
         _ => {}
     }
     let verb_allowed = |verb: &str| if target.def.supports(verb) { Ok(()) } else { Err(ApiError::MethodNotAllowed) };

@@ -81,6 +81,9 @@ pub enum ApiError {
     Internal(String),
     #[error("{0}")]
     ServiceUnavailable(String),
+    /// A kubelet's answer passed on (pods/log and the like): its code, its text as the message.
+    #[error("{message}")]
+    Backend { code: u16, message: String },
 }
 
 /// Upstream names the kind with its group: `Deployment.apps "web" is invalid`.
@@ -113,6 +116,7 @@ impl ApiError {
             ApiError::Timeout(_) | ApiError::TooLargeResourceVersion(_) => 504,
             ApiError::Internal(_) => 500,
             ApiError::ServiceUnavailable(_) => 503,
+            ApiError::Backend { code, .. } => *code,
         }
     }
 
@@ -133,6 +137,15 @@ impl ApiError {
             ApiError::Timeout(_) | ApiError::TooLargeResourceVersion(_) => "Timeout",
             ApiError::Internal(_) => "InternalError",
             ApiError::ServiceUnavailable(_) => "ServiceUnavailable",
+            ApiError::Backend { code, .. } => match code {
+                400 => "BadRequest",
+                401 => "Unauthorized",
+                403 => "Forbidden",
+                404 => "NotFound",
+                409 => "Conflict",
+                503 => "ServiceUnavailable",
+                _ => "InternalError",
+            },
         }
     }
 

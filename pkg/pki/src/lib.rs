@@ -209,6 +209,28 @@ impl ClusterPki {
         })
     }
 
+    /// Issues (or reuses while it still covers `sans`) a kubelet's serving certificate: CN
+    /// `system:node:NODE` as upstream's kubelet serving certificates, O `system:nodes`, EKU
+    /// serverAuth, SANs `sans` (IPs and DNS names) plus 127.0.0.1 and localhost. Files
+    /// `<dir>/<file_stem>.crt` / `.key`.
+    pub fn kubelet_serving_cert(&self, file_stem: &str, node: &str, sans: &[String]) -> Result<(String, String), PkiError> {
+        validate_file_stem(file_stem)?;
+        let mut wanted = vec![issue::SubjectAltName::Ip(std::net::Ipv4Addr::LOCALHOST.into()), issue::SubjectAltName::Dns("localhost".into())];
+        for raw in sans {
+            if let Some(san) = issue::SubjectAltName::parse(raw)? {
+                if !wanted.contains(&san) {
+                    wanted.push(san);
+                }
+            }
+        }
+        let common_name = format!("system:node:{node}");
+        let profile = LeafProfile { common_name: &common_name, organizations: &["system:nodes"], sans: &wanted, role: LeafRole::Server };
+        load_or_issue_leaf(&self.dir, file_stem, &self.ca_cert_der, &profile, |cert| {
+            let present = issue::sans_of(cert);
+            wanted.iter().all(|san| present.contains(san))
+        })
+    }
+
     /// Writes a kubeconfig in kubeadm admin.conf style (cluster "corekube", context
     /// "<user>@corekube", current-context set) embedding the CA and the client credentials as
     /// base64 PEM. Mode 0600; replaced atomically; missing parent directories are created.

@@ -23,6 +23,11 @@ pub static DEF: ResourceDef = ResourceDef {
     subresources: &[
         status_of("", "v1", "Pod"),
         SubresourceDef { name: "binding", group: "", version: "v1", kind: "Binding", verbs: &["create"], printer: None },
+        // Served by the kubelet of the pod's node, through the API server.
+        SubresourceDef { name: "attach", group: "", version: "v1", kind: "PodAttachOptions", verbs: &["create", "get"], printer: None },
+        SubresourceDef { name: "exec", group: "", version: "v1", kind: "PodExecOptions", verbs: &["create", "get"], printer: None },
+        SubresourceDef { name: "log", group: "", version: "v1", kind: "Pod", verbs: &["get"], printer: None },
+        SubresourceDef { name: "portforward", group: "", version: "v1", kind: "PodPortForwardOptions", verbs: &["create", "get"], printer: None },
     ],
     storage_resource: "pods", field_labels: fields::FIELDS,
     codec: typed::<core::Pod>,

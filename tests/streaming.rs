@@ -1,0 +1,255 @@
+//! Looking inside pods through the API server and the kubelet API, with the real kubectl of
+//! every bundled minor (1.27 to 1.33, which between them use SPDY, WebSocket v5 and
+//! SPDY-in-WebSocket): `logs` with its options and `-f`, `exec` exit codes and stdin,
+//! `port-forward` under concurrent requests, `cp` both ways, and the kubelet API refusing
+//! callers that are not the API server.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{bundled_kubectl, namespace, node_cluster, wait_until, Cluster};
+
+const MINORS: std::ops::RangeInclusive<u32> = 27..=33;
+
+fn jsonpath(c: &Cluster, ns: &str, obj: &str, path: &str) -> String {
+    c.ok(&["get", "-n", ns, obj, "-o", &format!("jsonpath={path}")])
+}
+
+fn wait_ready(c: &Cluster, ns: &str, pod: &str) {
+    wait_until(Duration::from_secs(60), &format!("{pod} to be Ready"), || {
+        jsonpath(c, ns, &format!("pod/{pod}"), "{.status.conditions[?(@.type==\"Ready\")].status}") == "True"
+    });
+}
+
+/// One kubectl minor against the cluster.
+fn kubectl(c: &Cluster, minor: u32, args: &[&str]) -> Command {
+    let mut cmd = Command::new(bundled_kubectl(minor));
+    cmd.arg("--kubeconfig").arg(c.kubeconfig()).args(args);
+    cmd
+}
+
+fn run_pod(c: &Cluster, ns: &str, name: &str, image: &str, script: &str) {
+    c.ok(&["run", name, "-n", ns, &format!("--image={image}"), "--restart=Never", "--command", "--", "sh", "-c", script]);
+}
+
+#[test]
+fn logs_with_tail_since_timestamps_limit_and_containers() {
+    let c = node_cluster();
+    let ns = namespace(c, "logs");
+    run_pod(c, &ns, "counter", "busybox:1.35", "for i in 1 2 3 4 5; do echo line $i; done; echo oops >&2; sleep 3600");
+    wait_ready(c, &ns, "counter");
+    wait_until(Duration::from_secs(10), "the log to hold every line", || c.ok(&["logs", "-n", &ns, "counter"]).contains("oops"));
+    assert_eq!(c.ok(&["logs", "-n", &ns, "counter"]), "line 1\nline 2\nline 3\nline 4\nline 5\noops\n");
+    assert_eq!(c.ok(&["logs", "-n", &ns, "counter", "--tail=2"]), "line 5\noops\n");
+    assert_eq!(c.ok(&["logs", "-n", &ns, "counter", "--limit-bytes=9"]), "line 1\nli");
+    assert_eq!(c.ok(&["logs", "-n", &ns, "counter", "--since=1h"]).lines().count(), 6);
+    let stamped = c.ok(&["logs", "-n", &ns, "counter", "--timestamps", "--tail=1"]);
+    let (stamp, text) = stamped.trim_end().split_once(' ').unwrap();
+    assert_eq!(text, "oops");
+    assert!(stamp.parse::<jiff::Timestamp>().is_ok(), "an RFC 3339 timestamp: {stamp}");
+    // Lines written before sinceTime are left out.
+    let future = (jiff::Timestamp::now() + jiff::SignedDuration::from_secs(60)).to_string();
+    assert_eq!(c.ok(&["logs", "-n", &ns, "counter", &format!("--since-time={future}")]), "");
+
+    // Two containers: kubectl picks for itself, the API asks which.
+    let manifest = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: pair\n  namespace: {ns}\nspec:\n  containers:\n  - name: a\n    image: busybox:1.35\n    command: [sh, -c, 'echo from-a; sleep 3600']\n  - name: b\n    image: busybox:1.35\n    command: [sh, -c, 'echo from-b; sleep 3600']\n"
+    );
+    c.ok_stdin(&["apply", "-f", "-"], &manifest);
+    wait_ready(c, &ns, "pair");
+    wait_until(Duration::from_secs(10), "b's line", || c.ok(&["logs", "-n", &ns, "pair", "-c", "b"]) == "from-b\n");
+    let err = c.fails(&["get", "--raw", &format!("/api/v1/namespaces/{ns}/pods/pair/log")]);
+    assert!(err.contains("a container name must be specified for pod pair, choose one of: [a b]"), "{err}");
+    let err = c.fails(&["logs", "-n", &ns, "pair", "-c", "nope"]);
+    assert!(err.contains("container nope is not valid for pod pair"), "{err}");
+    assert_eq!(c.ok(&["logs", "-n", &ns, "pair", "--all-containers", "--prefix"]).lines().count(), 2);
+    let err = c.fails(&["get", "--raw", &format!("/api/v1/namespaces/{ns}/pods/counter/log?tailLines=-1")]);
+    assert!(err.contains("tailLines: Invalid value: -1"), "{err}");
+    let err = c.fails(&["logs", "-n", &ns, "counter", "--previous"]);
+    assert!(err.contains("previous terminated container \"counter\" in pod \"counter\" not found"), "{err}");
+}
+
+#[test]
+fn logs_follow_sees_new_lines_and_ends_with_the_container() {
+    let c = node_cluster();
+    let ns = namespace(c, "follow");
+    run_pod(c, &ns, "slow", "busybox:1.35", "sleep 2; for i in 1 2 3; do echo tick $i; sleep 1; done");
+    wait_until(Duration::from_secs(60), "slow to run", || jsonpath(c, &ns, "pod/slow", "{.status.phase}") == "Running");
+    let started = Instant::now();
+    let mut follow = c.command(&["logs", "-f", "-n", &ns, "slow"]).stdout(Stdio::piped()).spawn().unwrap();
+    let mut lines = BufReader::new(follow.stdout.take().unwrap()).lines();
+    // The first line arrives while the container still runs (before the last one is written).
+    assert_eq!(lines.next().unwrap().unwrap(), "tick 1");
+    assert!(started.elapsed() < Duration::from_secs(4), "tick 1 came {:?} after start", started.elapsed());
+    assert_eq!(lines.next().unwrap().unwrap(), "tick 2");
+    assert_eq!(lines.next().unwrap().unwrap(), "tick 3");
+    assert!(lines.next().is_none());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(s) = follow.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "kubectl logs -f ends when the container does");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success());
+}
+
+#[test]
+fn logs_previous_after_a_restart() {
+    let c = node_cluster();
+    let ns = namespace(c, "previous");
+    c.ok(&["run", "crashy", "-n", &ns, "--image=busybox:1.35", "--restart=Always", "--command", "--", "sh", "-c", "echo run at $(date +%s%N); sleep 1; exit 1"]);
+    wait_until(Duration::from_secs(60), "a restart", || jsonpath(c, &ns, "pod/crashy", "{.status.containerStatuses[0].restartCount}").parse::<i32>().unwrap_or(0) >= 1);
+    let previous = c.ok(&["logs", "-n", &ns, "crashy", "--previous"]);
+    assert!(previous.starts_with("run at "), "{previous}");
+}
+
+#[test]
+fn exec_exit_codes_and_stdin_with_every_kubectl() {
+    let c = node_cluster();
+    let ns = namespace(c, "exec");
+    run_pod(c, &ns, "shell", "busybox:1.35", "sleep 3600");
+    wait_ready(c, &ns, "shell");
+    for minor in MINORS {
+        let out = kubectl(c, minor, &["exec", "-n", &ns, "shell", "--", "echo", "hi"]).output().unwrap();
+        assert!(out.status.success(), "1.{minor}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "hi\n", "1.{minor}");
+
+        let out = kubectl(c, minor, &["exec", "-n", &ns, "shell", "--", "sh", "-c", "echo out; echo err >&2; exit 3"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(3), "1.{minor}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "out\n", "1.{minor}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("err\n") && stderr.contains("command terminated with exit code 3"), "1.{minor}: {stderr}");
+
+        // stdin reaches the command, and its end ends `cat`.
+        let mut child = kubectl(c, minor, &["exec", "-i", "-n", &ns, "shell", "--", "sh", "-c", "cat; echo done"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(b"hello\nworld\n").unwrap();
+        let out = wait_output(child, Duration::from_secs(30), &format!("1.{minor} exec -i"));
+        assert!(out.status.success(), "1.{minor}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "hello\nworld\ndone\n", "1.{minor}");
+    }
+    let err = c.fails(&["exec", "-n", &ns, "shell", "-c", "nope", "--", "true"]);
+    assert!(err.contains("container nope is not valid for pod shell") || err.contains("container nope not found"), "{err}");
+}
+
+/// Waits for a child with a deadline (a stuck stream must fail the test, not hang it).
+fn wait_output(mut child: std::process::Child, within: Duration, what: &str) -> std::process::Output {
+    let deadline = Instant::now() + within;
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!("{what} did not end within {within:?}: stdout {:?} stderr {:?}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Starts `kubectl port-forward` to `target` and returns it with the local port it chose.
+fn port_forward(c: &Cluster, minor: u32, ns: &str, target: &str, remote: u16) -> (std::process::Child, u16) {
+    let mut child = kubectl(c, minor, &["port-forward", "-n", ns, target, &format!(":{remote}")]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    // "Forwarding from 127.0.0.1:34567 -> 80"
+    let port = line.split("127.0.0.1:").nth(1).and_then(|r| r.split(' ').next()).and_then(|p| p.parse().ok());
+    let Some(port) = port else {
+        let _ = child.kill();
+        let mut err = String::new();
+        let _ = child.stderr.take().unwrap().read_to_string(&mut err);
+        panic!("1.{minor}: port-forward did not start: {line:?} {err}");
+    };
+    // kubectl reports every connection on stdout: keep reading, or it dies of a closed pipe.
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    (child, port)
+}
+
+fn http_get(port: u16) -> std::io::Result<String> {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    s.write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)?;
+    Ok(out)
+}
+
+#[test]
+fn port_forward_serves_concurrent_requests_with_every_kubectl() {
+    let c = node_cluster();
+    let ns = namespace(c, "forward");
+    c.ok(&["run", "web", "-n", &ns, "--image=nginx:1.22", "--port=80"]);
+    wait_ready(c, &ns, "web");
+    for minor in MINORS {
+        let (mut child, port) = port_forward(c, minor, &ns, "pod/web", 80);
+        let answers: Vec<std::io::Result<String>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..20).map(|_| s.spawn(move || http_get(port))).collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let _ = child.kill();
+        let mut stderr = String::new();
+        let _ = child.stderr.take().unwrap().read_to_string(&mut stderr);
+        let _ = child.wait();
+        for a in answers {
+            let page = a.unwrap_or_else(|e| panic!("1.{minor}: {e}; kubectl said: {stderr}"));
+            assert!(page.starts_with("HTTP/1.1 200") && page.contains("Welcome to nginx!"), "1.{minor}: {page}");
+        }
+    }
+}
+
+#[test]
+fn cp_round_trips_a_10_mib_file() {
+    let c = node_cluster();
+    let ns = namespace(c, "cp");
+    run_pod(c, &ns, "box", "busybox:1.35", "sleep 3600");
+    wait_ready(c, &ns, "box");
+    let dir = tempfile::tempdir().unwrap();
+    let original = dir.path().join("data.bin");
+    let mut data = vec![0u8; 10 << 20];
+    let mut x: u64 = 0x9e3779b97f4a7c15;
+    for b in data.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x as u8;
+    }
+    std::fs::write(&original, &data).unwrap();
+    c.ok(&["cp", original.to_str().unwrap(), &format!("{ns}/box:/tmp/data.bin")]);
+    let size = c.ok(&["exec", "-n", &ns, "box", "--", "stat", "-c", "%s", "/tmp/data.bin"]);
+    assert_eq!(size.trim(), (10 << 20).to_string());
+    let back = dir.path().join("back.bin");
+    c.ok(&["cp", &format!("{ns}/box:/tmp/data.bin"), back.to_str().unwrap()]);
+    assert!(std::fs::read(&back).unwrap() == data, "the file came back unchanged");
+}
+
+#[test]
+fn the_kubelet_api_refuses_anyone_but_the_api_server() {
+    let c = node_cluster();
+    let node = c.node_name();
+    let port = jsonpath(c, "default", &format!("node/{node}"), "{.status.daemonEndpoints.kubeletEndpoint.Port}");
+    let ip = jsonpath(c, "default", &format!("node/{node}"), "{.status.addresses[?(@.type==\"InternalIP\")].address}");
+    assert!(port.parse::<u16>().is_ok_and(|p| p > 0), "the Node reports the kubelet port: {port:?}");
+    let pki = c.data_dir().join("pki");
+    let url = format!("https://{ip}:{port}/pods");
+    let curl = |extra: &[&str]| {
+        let out = Command::new("curl").args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert"]).arg(pki.join("ca.crt")).args(extra).arg(&url).output().expect("curl runs");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    // The kubelet's serving certificate verifies against the cluster CA for the node's IP.
+    assert_eq!(curl(&[]), "401", "no client certificate");
+    let (cert, key) = (pki.join("kubelet.crt"), pki.join("kubelet.key"));
+    assert_eq!(curl(&["--cert", cert.to_str().unwrap(), "--key", key.to_str().unwrap()]), "403", "a node's identity");
+    let (cert, key) = (pki.join("apiserver-kubelet-client.crt"), pki.join("apiserver-kubelet-client.key"));
+    assert_eq!(curl(&["--cert", cert.to_str().unwrap(), "--key", key.to_str().unwrap()]), "200", "the API server's identity");
+}

@@ -253,3 +253,127 @@ fn the_kubelet_api_refuses_anyone_but_the_api_server() {
     let (cert, key) = (pki.join("apiserver-kubelet-client.crt"), pki.join("apiserver-kubelet-client.key"));
     assert_eq!(curl(&["--cert", cert.to_str().unwrap(), "--key", key.to_str().unwrap()]), "200", "the API server's identity");
 }
+
+/// kubectl under a pseudo-terminal of our own: what it prints, its window size changes.
+struct Terminal {
+    master: std::fs::File,
+    child: std::process::Child,
+    output: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+impl Terminal {
+    fn spawn(mut cmd: Command, rows: u16, cols: u16) -> Terminal {
+        use std::os::fd::FromRawFd;
+        use std::os::unix::process::CommandExt;
+        let (mut master, mut slave) = (0, 0);
+        let size = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+        assert_eq!(unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), &size) }, 0, "openpty");
+        let stdio = || unsafe { Stdio::from_raw_fd(libc::dup(slave)) };
+        cmd.stdin(stdio()).stdout(stdio()).stderr(stdio());
+        // Its own session with the terminal as controlling tty, as a login shell has.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::setsid();
+                libc::ioctl(0, libc::TIOCSCTTY, 0);
+                Ok(())
+            });
+        }
+        let child = cmd.spawn().expect("kubectl runs");
+        unsafe { libc::close(slave) };
+        let master = unsafe { std::fs::File::from_raw_fd(master) };
+        let output = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (mut reader, sink) = (master.try_clone().unwrap(), output.clone());
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            // Ends with EIO once the child side closes.
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        Terminal { master, child, output }
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.output.lock().unwrap()).into_owned()
+    }
+
+    fn wait_for(&self, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !self.text().contains(what) {
+            assert!(Instant::now() < deadline, "{what:?} never appeared on the terminal: {:?}", self.text());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn type_line(&mut self, line: &str) {
+        self.master.write_all(format!("{line}\r").as_bytes()).unwrap();
+    }
+
+    /// Changes the window size; the kernel tells kubectl with SIGWINCH.
+    fn resize(&self, rows: u16, cols: u16) {
+        use std::os::fd::AsRawFd;
+        let size = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+        assert_eq!(unsafe { libc::ioctl(self.master.as_raw_fd(), libc::TIOCSWINSZ, &size) }, 0);
+    }
+}
+
+#[test]
+fn exec_with_a_terminal_and_a_resize_with_every_kubectl() {
+    let c = node_cluster();
+    let ns = namespace(c, "tty");
+    run_pod(c, &ns, "shell", "busybox:1.35", "sleep 3600");
+    wait_ready(c, &ns, "shell");
+    for minor in MINORS {
+        let mut term = Terminal::spawn(kubectl(c, minor, &["exec", "-it", "-n", &ns, "shell", "--", "sh"]), 40, 100);
+        term.wait_for("/ # ");
+        term.type_line("stty size");
+        term.wait_for("40 100");
+        term.resize(30, 90);
+        // The resize travels as its own message; ask until the shell sees it.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !term.text().contains("30 90") {
+            assert!(Instant::now() < deadline, "1.{minor}: the resize never arrived: {:?}", term.text());
+            term.type_line("stty size");
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        term.type_line("exit 7");
+        let status = wait_child(&mut term.child, Duration::from_secs(20));
+        assert_eq!(status.code(), Some(7), "1.{minor}: {:?}", term.text());
+        assert!(term.text().contains("command terminated with exit code 7"), "1.{minor}: {:?}", term.text());
+    }
+}
+
+fn wait_child(child: &mut std::process::Child, within: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the process did not end within {within:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn attach_sees_the_containers_output() {
+    let c = node_cluster();
+    let ns = namespace(c, "attach");
+    run_pod(c, &ns, "ticker", "busybox:1.35", "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done");
+    wait_ready(c, &ns, "ticker");
+    for minor in [27, 33] {
+        let mut child = kubectl(c, minor, &["attach", "-n", &ns, "ticker"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = lines.next().unwrap().unwrap();
+        let second = lines.next().unwrap().unwrap();
+        let _ = child.kill();
+        let _ = child.wait();
+        let number = |l: &str| l.strip_prefix("tick ").and_then(|n| n.parse::<u64>().ok()).unwrap_or_else(|| panic!("1.{minor}: {l:?}"));
+        assert_eq!(number(&second), number(&first) + 1, "1.{minor}: live output, in order");
+    }
+}

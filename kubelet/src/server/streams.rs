@@ -134,11 +134,13 @@ fn flag(query: &str, name: &str) -> bool {
 /// `/exec/{ns}/{pod}/{container}?command=…&stdin=…&stdout=…&stderr=…&tty=…` and `/attach`.
 pub(crate) async fn exec(shared: &Arc<Shared>, req: Request<Incoming>, ns: &str, pod: &str, container: &str, attach: bool) -> Response<Body> {
     let query = req.uri().query().unwrap_or_default().to_string();
+    let tty = flag(&query, "tty");
     let opts = corekube_stream::remotecommand::Options {
         stdin: flag(&query, "stdin"),
         stdout: flag(&query, "stdout"),
-        stderr: flag(&query, "stderr"),
-        tty: flag(&query, "tty"),
+        // A terminal has one output: upstream drops stderr when both are asked for.
+        stderr: flag(&query, "stderr") && !tty,
+        tty,
     };
     let command: Vec<String> = form_urlencoded::parse(query.as_bytes()).filter(|(k, _)| k == "command").map(|(_, v)| v.into_owned()).collect();
     if !opts.stdin && !opts.stdout && !opts.stderr {

@@ -377,3 +377,61 @@ fn attach_sees_the_containers_output() {
         assert_eq!(number(&second), number(&first) + 1, "1.{minor}: live output, in order");
     }
 }
+
+fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0)
+}
+
+/// 200 streams (exec with stdin, logs -f, port-forward with an open connection) dropped by
+/// clients killed mid-stream: the server's open files fall back to where they were, so no
+/// stream, connection or task holding one is left behind.
+#[test]
+fn abandoned_streams_leave_nothing_open() {
+    let c = node_cluster();
+    let ns = namespace(c, "abandon");
+    run_pod(c, &ns, "box", "busybox:1.35", "while true; do echo still here; sleep 1; done");
+    c.ok(&["run", "web", "-n", &ns, "--image=nginx:1.22", "--port=80"]);
+    wait_ready(c, &ns, "box");
+    wait_ready(c, &ns, "web");
+    let pid = c.pid();
+    // Settle what the cluster opens anyway (watches, caches) before the baseline.
+    c.ok(&["exec", "-n", &ns, "box", "--", "true"]);
+    std::thread::sleep(Duration::from_secs(2));
+    let baseline = open_fds(pid);
+    let mut peak = baseline;
+    for batch in 0..10 {
+        let mut clients = Vec::new();
+        for i in 0..20 {
+            let child = match i % 3 {
+                0 => kubectl(c, 33, &["exec", "-i", "-n", &ns, "box", "--", "sleep", "20"]).stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap(),
+                1 => kubectl(c, if batch % 2 == 0 { 33 } else { 27 }, &["logs", "-f", "-n", &ns, "box"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap(),
+                _ => kubectl(c, if batch % 2 == 0 { 33 } else { 27 }, &["exec", "-n", &ns, "box", "--", "sleep", "20"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap(),
+            };
+            clients.push(child);
+        }
+        let (forward, port) = port_forward(c, 33, &ns, "pod/web", 80);
+        let mut held = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        held.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap();
+        // Wait until the streams are open (the server holds files for them), then drop them.
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while open_fds(pid) < baseline + 20 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        peak = peak.max(open_fds(pid));
+        for mut child in clients.into_iter().chain([forward]) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        drop(held);
+    }
+    let mut now = open_fds(pid);
+    // Exec sessions whose client left end with their command (sleep 20) at the latest.
+    let deadline = Instant::now() + Duration::from_secs(45);
+    while now > baseline + 5 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+        now = open_fds(pid);
+    }
+    println!("open files of corekube: baseline {baseline}, peak {peak}, after {now}");
+    assert!(peak >= baseline + 20, "the streams were really open (peak {peak}, baseline {baseline})");
+    assert!(now <= baseline + 5, "open files fell back: baseline {baseline}, peak {peak}, after {now}");
+}

@@ -206,6 +206,11 @@ fn port_forward_serves_concurrent_requests_with_every_kubectl() {
             assert!(page.starts_with("HTTP/1.1 200") && page.contains("Welcome to nginx!"), "1.{minor}: {page}");
         }
     }
+    // The nginx image has tar too, so `kubectl cp` works on it as on upstream's image.
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("nginx.conf");
+    c.ok(&["cp", &format!("{ns}/web:/etc/nginx/nginx.conf"), conf.to_str().unwrap()]);
+    assert!(std::fs::read_to_string(&conf).unwrap().contains("http {"));
 }
 
 #[test]
@@ -252,6 +257,10 @@ fn the_kubelet_api_refuses_anyone_but_the_api_server() {
     assert_eq!(curl(&["--cert", cert.to_str().unwrap(), "--key", key.to_str().unwrap()]), "403", "a node's identity");
     let (cert, key) = (pki.join("apiserver-kubelet-client.crt"), pki.join("apiserver-kubelet-client.key"));
     assert_eq!(curl(&["--cert", cert.to_str().unwrap(), "--key", key.to_str().unwrap()]), "200", "the API server's identity");
+    // The same API through the API server's nodes/proxy.
+    assert_eq!(c.ok(&["get", "--raw", &format!("/api/v1/nodes/{node}/proxy/healthz")]), "ok");
+    let pods: serde_json::Value = serde_json::from_str(&c.ok(&["get", "--raw", &format!("/api/v1/nodes/{node}/proxy/pods")])).unwrap();
+    assert_eq!(pods["kind"], "PodList");
 }
 
 /// kubectl under a pseudo-terminal of our own: what it prints, its window size changes.

@@ -16,6 +16,7 @@ mod procs;
 mod reads;
 mod report;
 mod scheduler;
+mod streaming;
 mod watch;
 
 use std::path::{Path, PathBuf};
@@ -27,9 +28,10 @@ use serde_json::{json, Map, Value};
 use api::Api;
 use report::Row;
 
-const MEASUREMENTS: &[&str] = &["create", "reads", "churn", "watch", "footprint", "scheduler", "pods", "controllers"];
+const MEASUREMENTS: &[&str] = &["create", "reads", "churn", "watch", "footprint", "scheduler", "pods", "controllers", "streaming"];
 /// Run by default; `scheduler` (issue 5), `pods` (issue 20: needs root, containerd, runc and
-/// the CNI plugins) and `controllers` (issue 21) are asked for with `--only`.
+/// the CNI plugins), `controllers` (issue 21) and `streaming` (issue 22: a node, and kubectl
+/// on PATH) are asked for with `--only`.
 const DEFAULT_MEASUREMENTS: &[&str] = &["create", "reads", "churn", "watch", "footprint"];
 
 /// The API server measurements run corekube without its scheduler: the pods they create have
@@ -43,7 +45,7 @@ struct Cli {
     #[arg(long)]
     quick: bool,
     /// Run only these measurements (comma-separated): create, reads, churn, watch, footprint,
-    /// and, not in the default set, scheduler, pods, controllers.
+    /// and, not in the default set, scheduler, pods, controllers, streaming.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Where the results are written as JSON.
@@ -394,6 +396,7 @@ async fn run(cli: Cli) -> Result<i32, String> {
             "scheduler" => scheduler::run(&mut env, &mut rows).await,
             "pods" => pods::run(&mut env, &mut rows).await,
             "controllers" => controllers::run(&mut env, &mut rows).await,
+            "streaming" => streaming::run(&mut env, &mut rows).await,
             _ => unreachable!(),
         };
         if let Err(e) = r {

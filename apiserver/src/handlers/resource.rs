@@ -55,6 +55,12 @@ async fn handle(
     on_upgrade: Option<hyper::upgrade::OnUpgrade>,
 ) -> Result<Response, ApiError> {
     let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+    // `nodes/{name}/proxy/{path...}`: the rest of the path is the kubelet's.
+    if let ["nodes", name, "proxy", tail @ ..] = segments.as_slice() {
+        if group.is_empty() {
+            return kubelet_proxy::node(state, name, &tail.join("/"), &method, uri.query(), &headers, on_upgrade).await;
+        }
+    }
     let target = request::parse(group, version, &segments)?;
     let q = Query::parse(uri.query());
     let scope = Scope { def: target.def, namespace: target.namespace.clone() };

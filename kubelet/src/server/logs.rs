@@ -133,31 +133,24 @@ impl Formatter {
                 return true;
             }
         }
-        let mut piece = Vec::with_capacity(record.content.len() + 40);
+        let before = self.out.len();
         if self.timestamps {
-            piece.extend_from_slice(record.timestamp.as_bytes());
-            piece.push(b' ');
+            self.out.extend_from_slice(record.timestamp.as_bytes());
+            self.out.extend_from_slice(b" ");
         }
-        piece.extend_from_slice(record.content);
+        self.out.extend_from_slice(record.content);
         if !record.partial {
-            piece.push(b'\n');
+            self.out.extend_from_slice(b"\n");
         }
-        match self.left.as_mut() {
-            Some(left) if (piece.len() as u64) >= *left => {
-                self.out.extend_from_slice(&piece[..*left as usize]);
-                *left = 0;
-                false
-            }
-            Some(left) => {
-                *left -= piece.len() as u64;
-                self.out.extend_from_slice(&piece);
-                true
-            }
-            None => {
-                self.out.extend_from_slice(&piece);
-                true
-            }
+        let Some(left) = self.left.as_mut() else { return true };
+        let added = (self.out.len() - before) as u64;
+        if added >= *left {
+            self.out.truncate(before + *left as usize);
+            *left = 0;
+            return false;
         }
+        *left -= added;
+        true
     }
 }
 

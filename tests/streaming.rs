@@ -39,7 +39,8 @@ fn run_pod(c: &Cluster, ns: &str, name: &str, image: &str, script: &str) {
 fn logs_with_tail_since_timestamps_limit_and_containers() {
     let c = node_cluster();
     let ns = namespace(c, "logs");
-    run_pod(c, &ns, "counter", "busybox:1.35", "for i in 1 2 3 4 5; do echo line $i; done; echo oops >&2; sleep 3600");
+    // stdout and stderr reach the log through two pipes, so only a pause orders them.
+    run_pod(c, &ns, "counter", "busybox:1.35", "for i in 1 2 3 4 5; do echo line $i; done; sleep 0.5; echo oops >&2; sleep 3600");
     wait_ready(c, &ns, "counter");
     wait_until(Duration::from_secs(10), "the log to hold every line", || c.ok(&["logs", "-n", &ns, "counter"]).contains("oops"));
     assert_eq!(c.ok(&["logs", "-n", &ns, "counter"]), "line 1\nline 2\nline 3\nline 4\nline 5\noops\n");
@@ -50,6 +51,13 @@ fn logs_with_tail_since_timestamps_limit_and_containers() {
     let (stamp, text) = stamped.trim_end().split_once(' ').unwrap();
     assert_eq!(text, "oops");
     assert!(stamp.parse::<jiff::Timestamp>().is_ok(), "an RFC 3339 timestamp: {stamp}");
+    // Every kubectl minor reads logs the same way; -l with --prefix names each line's source.
+    for minor in MINORS {
+        let out = kubectl(c, minor, &["logs", "-n", &ns, "counter", "--tail=1"]).output().unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "oops\n", "1.{minor}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let labelled = c.ok(&["logs", "-n", &ns, "-l", "run=counter", "--prefix", "--tail=1"]);
+    assert_eq!(labelled, "[pod/counter/counter] oops\n");
     // Lines written before sinceTime are left out.
     let future = (jiff::Timestamp::now() + jiff::SignedDuration::from_secs(60)).to_string();
     assert_eq!(c.ok(&["logs", "-n", &ns, "counter", &format!("--since-time={future}")]), "");
@@ -102,10 +110,16 @@ fn logs_follow_sees_new_lines_and_ends_with_the_container() {
 fn logs_previous_after_a_restart() {
     let c = node_cluster();
     let ns = namespace(c, "previous");
-    c.ok(&["run", "crashy", "-n", &ns, "--image=busybox:1.35", "--restart=Always", "--command", "--", "sh", "-c", "echo run at $(date +%s%N); sleep 1; exit 1"]);
-    wait_until(Duration::from_secs(60), "a restart", || jsonpath(c, &ns, "pod/crashy", "{.status.containerStatuses[0].restartCount}").parse::<i32>().unwrap_or(0) >= 1);
+    // The liveness probe fails once /tmp/alive is gone, and the kubelet restarts the container.
+    let manifest = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: crashy\n  namespace: {ns}\nspec:\n  containers:\n  - name: c\n    image: busybox:1.35\n    command: [sh, -c, 'echo run at $(date +%s%N); touch /tmp/alive; sleep 2; rm /tmp/alive; sleep 3600']\n    livenessProbe:\n      exec:\n        command: [cat, /tmp/alive]\n      periodSeconds: 1\n      failureThreshold: 1\n  terminationGracePeriodSeconds: 1\n"
+    );
+    c.ok_stdin(&["apply", "-f", "-"], &manifest);
+    wait_until(Duration::from_secs(90), "a restart by the liveness probe", || jsonpath(c, &ns, "pod/crashy", "{.status.containerStatuses[0].restartCount}").parse::<i32>().unwrap_or(0) >= 1);
     let previous = c.ok(&["logs", "-n", &ns, "crashy", "--previous"]);
     assert!(previous.starts_with("run at "), "{previous}");
+    wait_until(Duration::from_secs(30), "the new instance's line", || c.ok(&["logs", "-n", &ns, "crashy"]).starts_with("run at "));
+    assert_ne!(c.ok(&["logs", "-n", &ns, "crashy"]), previous, "the current instance's log is its own");
 }
 
 #[test]

@@ -129,6 +129,11 @@ pub async fn start_corekube(binary: &Path, data_dir: &Path, etcd: Option<&str>, 
         cmd.args(["--etcd-servers", url]);
     }
     cmd.args(extra);
+    // Several corekubes run at once here (the main one, footprint's, a section's own), each
+    // with its node: their kubelet APIs take free ports rather than all wanting 10250.
+    if !extra.contains(&"--kubelet-port") {
+        cmd.args(["--kubelet-port", "0"]);
+    }
     let log = data_dir.parent().unwrap_or(data_dir).join(format!("corekube-{port}.log"));
     let t = Instant::now();
     let mut proc = Proc::spawn("corekube", cmd, log)?;

@@ -150,7 +150,7 @@ pub async fn run(env: &mut Env, rows: &mut Vec<Row>) -> Result<(), String> {
     let etcd = start_etcd(&env.etcd_binary, &dir.join("etcd")).await?;
     let images_arg = images.display().to_string();
     // Logs are not rotated during the measurement (the default rotates at 10 MiB).
-    let node_args = ["--node-name", "stream-bench", "--pod-cidr", POD_CIDR, "--image-dir", images_arg.as_str(), "--kubelet-port", "0", "--container-log-max-size", "1Gi"];
+    let node_args = ["--node-name", "stream-bench", "--pod-cidr", POD_CIDR, "--image-dir", images_arg.as_str(), "--container-log-max-size", "1Gi"];
     let data = dir.join("data");
     let ck = start_corekube(&bin, &data, Some(&etcd.process.url()), None, &node_args).await?;
     let api = ck.api.clone();

@@ -458,3 +458,72 @@ fn abandoned_streams_leave_nothing_open() {
     assert!(peak >= baseline + 20, "the streams were really open (peak {peak}, baseline {baseline})");
     assert!(now <= baseline + 5, "open files fell back: baseline {baseline}, peak {peak}, after {now}");
 }
+
+/// Reads kubectl port-forward's "Forwarding from 127.0.0.1:LOCAL -> REMOTE" lines until every
+/// remote port has one; returns the local ports in `remotes`' order.
+fn forwarded_ports(child: &mut std::process::Child, remotes: &[u16]) -> Vec<u16> {
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut found = std::collections::HashMap::new();
+    let mut line = String::new();
+    while found.len() < remotes.len() {
+        line.clear();
+        assert!(out.read_line(&mut line).unwrap() > 0, "port-forward ended early");
+        if let Some(rest) = line.trim().strip_prefix("Forwarding from 127.0.0.1:") {
+            let (local, remote) = rest.split_once(" -> ").unwrap();
+            found.insert(remote.parse::<u16>().unwrap(), local.parse::<u16>().unwrap());
+        }
+    }
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    remotes.iter().map(|r| found[r]).collect()
+}
+
+#[test]
+fn port_forward_of_several_ports_and_of_a_port_with_nothing_listening() {
+    let c = node_cluster();
+    let ns = namespace(c, "ports");
+    run_pod(c, &ns, "two", "busybox:1.35", "mkdir -p /a /b; echo A > /a/index.html; echo B > /b/index.html; httpd -p 8080 -h /a; httpd -f -p 8081 -h /b");
+    wait_ready(c, &ns, "two");
+    for minor in [27, 33] {
+        let mut child = kubectl(c, minor, &["port-forward", "-n", &ns, "pod/two", ":8080", ":8081"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+        let ports = forwarded_ports(&mut child, &[8080, 8081]);
+        let a = http_get(ports[0]);
+        let b = http_get(ports[1]);
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(a.as_deref().is_ok_and(|p| p.ends_with("\r\n\r\nA\n")), "1.{minor}: {a:?}");
+        assert!(b.as_deref().is_ok_and(|p| p.ends_with("\r\n\r\nB\n")), "1.{minor}: {b:?}");
+
+        // Nothing on 9999: the connection is closed, and kubectl reports the runtime's error.
+        let mut child = kubectl(c, minor, &["port-forward", "-n", &ns, "pod/two", ":9999"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let port = forwarded_ports(&mut child, &[9999])[0];
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let _ = s.write_all(b"GET / HTTP/1.0\r\n\r\n");
+        let mut got = Vec::new();
+        let read = s.read_to_end(&mut got);
+        assert!(read.is_ok() && got.is_empty(), "1.{minor}: the connection closes with nothing read: {read:?} {got:?}");
+        let status = wait_child(&mut child, Duration::from_secs(20));
+        let mut stderr = String::new();
+        child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+        assert!(!status.success(), "1.{minor}: kubectl gives up on the lost connection");
+        assert!(stderr.contains("-> 9999") && stderr.contains("connection refused"), "1.{minor}: {stderr}");
+    }
+}
+
+#[test]
+fn a_container_that_ends_mid_exec_ends_the_exec() {
+    let c = node_cluster();
+    let ns = namespace(c, "midexec");
+    for minor in [27, 33] {
+        let pod = format!("victim-{minor}");
+        run_pod(c, &ns, &pod, "busybox:1.35", "sleep 3600");
+        wait_ready(c, &ns, &pod);
+        let mut exec = kubectl(c, minor, &["exec", "-n", &ns, &pod, "--", "sleep", "300"]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+        std::thread::sleep(Duration::from_secs(2));
+        c.ok(&["delete", "pod", "-n", &ns, &pod, "--grace-period=1", "--wait=false"]);
+        let status = wait_child(&mut exec, Duration::from_secs(30));
+        let mut stderr = String::new();
+        exec.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+        assert_eq!(status.code(), Some(137), "1.{minor}: killed with the container: {stderr}");
+    }
+}

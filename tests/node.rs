@@ -520,3 +520,21 @@ fn a_deployment_runs_on_the_node_and_rolls_out_and_deletes_with_its_pods() {
         c.ok(&["get", "pods,rs", "-n", &ns, "-o", "name"]).trim().is_empty()
     });
 }
+
+#[test]
+fn a_memory_emptydir_is_a_tmpfs_of_its_size_limit_and_goes_with_the_pod() {
+    let c = node_cluster();
+    let ns = namespace(c, "memvol");
+    let manifest = "apiVersion: v1\nkind: Pod\nmetadata: {name: ram}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers:\n  - name: c\n    image: busybox:1.35\n    command: [sleep, '3600']\n    volumeMounts: [{name: cache, mountPath: /cache}]\n  volumes:\n  - {name: cache, emptyDir: {medium: Memory, sizeLimit: 1Mi}}\n";
+    c.ok_stdin(&["apply", "-n", &ns, "-f", "-"], manifest);
+    wait_phase(c, &ns, "ram", "Running", Duration::from_secs(60));
+    let mounts = c.ok(&["exec", "-n", &ns, "ram", "--", "grep", " /cache ", "/proc/mounts"]);
+    assert!(mounts.starts_with("tmpfs /cache tmpfs") && mounts.contains("size=1024k"), "{mounts}");
+    // The size limit holds: 2 MiB do not fit.
+    let out = c.kubectl(&["exec", "-n", &ns, "ram", "--", "dd", "if=/dev/zero", "of=/cache/big", "bs=1048576", "count=2"]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("No space left"), "{}", String::from_utf8_lossy(&out.stderr));
+    let uid = jsonpath(c, &ns, "pod/ram", "{.metadata.uid}");
+    c.ok(&["delete", "pod", "ram", "-n", &ns, "--timeout=60s"]);
+    // Unmounted when the pod goes.
+    wait_until(Duration::from_secs(20), "the tmpfs to be unmounted", || !std::fs::read_to_string("/proc/self/mountinfo").unwrap().contains(&uid));
+}

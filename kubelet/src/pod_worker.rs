@@ -156,6 +156,7 @@ impl Worker {
                         let grace = self.grace_seconds().min(SHUTDOWN_GRACE_SECONDS);
                         self.kill(Some(grace)).await;
                         remove_sandboxes(&self.shared.cri, &self.runtime.sandboxes).await;
+                        volumes::unmount_memory(&self.shared.root_dir, &uid(&self.pod));
                     }
                     return;
                 }

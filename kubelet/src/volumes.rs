@@ -152,9 +152,13 @@ pub fn prepare(root: &Path, pod: &Pod, src: &Sources) -> Result<HashMap<String, 
                 _ => {}
             }
             p
-        } else if v.empty_dir.is_some() {
+        } else if let Some(empty) = &v.empty_dir {
             let p = base.join("empty-dir").join(&v.name);
             std::fs::create_dir_all(&p).map_err(|e| format!("emptyDir {}: {e}", v.name))?;
+            if empty.medium.as_deref() == Some("Memory") && !is_mount_point(&p) {
+                let size = empty.size_limit.as_ref().map(crate::runtime_config::bytes).filter(|b| *b > 0);
+                mount_tmpfs(&p, size).map_err(|e| format!("MountVolume.SetUp failed for volume \"{}\" : mount tmpfs: {e}", v.name))?;
+            }
             std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o777)).map_err(|e| e.to_string())?;
             p
         } else if let Some(files) = files_of(pod, &v, src) {
@@ -200,7 +204,49 @@ pub fn mounts(c: &Container, paths: &HashMap<String, PathBuf>) -> Result<Vec<cri
     Ok(out)
 }
 
-/// Removes everything the pod had on disk.
+/// Whether `path` is a mount point (listed in this process's mountinfo).
+fn is_mount_point(path: &Path) -> bool {
+    let wanted = path.display().to_string();
+    std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default().lines().any(|l| l.split(' ').nth(4) == Some(wanted.as_str()))
+}
+
+/// Mounts a tmpfs at `path` for a `medium: Memory` emptyDir, of `size` bytes when the volume
+/// has a sizeLimit (otherwise the kernel's default, half the memory, as upstream without one).
+fn mount_tmpfs(path: &Path, size: Option<i64>) -> std::io::Result<()> {
+    use std::ffi::CString;
+    let target = CString::new(path.as_os_str().as_encoded_bytes()).map_err(std::io::Error::other)?;
+    let options = CString::new(match size {
+        Some(bytes) => format!("mode=0777,size={bytes}"),
+        None => "mode=0777".to_string(),
+    })
+    .map_err(std::io::Error::other)?;
+    let (source, fstype) = (c"tmpfs", c"tmpfs");
+    let flags = libc::MS_NOSUID | libc::MS_NODEV;
+    // SAFETY: every pointer is a valid NUL-terminated string that outlives the call.
+    let rc = unsafe { libc::mount(source.as_ptr(), target.as_ptr(), fstype.as_ptr(), flags, options.as_ptr().cast()) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Removes everything the pod had on disk, unmounting its memory-backed volumes first.
 pub fn clean_up(root: &Path, uid: &str) {
+    unmount_memory(root, uid);
     let _ = std::fs::remove_dir_all(pod_dir(root, uid));
+}
+
+/// Unmounts the pod's memory-backed emptyDirs (their content goes with them, as it would with
+/// the machine): done when the pod goes, and when the node stops its pods.
+pub fn unmount_memory(root: &Path, uid: &str) {
+    let empty_dirs = pod_dir(root, uid).join("volumes").join("empty-dir");
+    for entry in std::fs::read_dir(&empty_dirs).into_iter().flatten().flatten() {
+        if is_mount_point(&entry.path()) {
+            if let Ok(target) = std::ffi::CString::new(entry.path().as_os_str().as_encoded_bytes()) {
+                // SAFETY: a valid NUL-terminated path.
+                unsafe { libc::umount2(target.as_ptr(), libc::MNT_DETACH) };
+            }
+        }
+    }
 }

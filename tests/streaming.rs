@@ -527,3 +527,26 @@ fn a_container_that_ends_mid_exec_ends_the_exec() {
         assert_eq!(status.code(), Some(137), "1.{minor}: killed with the container: {stderr}");
     }
 }
+
+/// A log past `--container-log-max-size` (10Mi here) is rotated within the 10 s check: the
+/// runtime reopens the file and goes on writing to the new one, which `kubectl logs` reads.
+#[test]
+fn a_log_over_its_size_limit_is_rotated_and_logging_goes_on() {
+    let c = node_cluster();
+    let ns = namespace(c, "rotate");
+    let line = "y".repeat(1023);
+    run_pod(c, &ns, "chatty", "busybox:1.35", &format!("yes {line} | head -c 12582912; while true; do echo after $(date +%s); sleep 1; done"));
+    wait_ready(c, &ns, "chatty");
+    let uid = jsonpath(c, &ns, "pod/chatty", "{.metadata.uid}");
+    let dir = c.data_dir().join("kubelet/logs").join(format!("{ns}_chatty_{uid}")).join("chatty");
+    wait_until(Duration::from_secs(40), "a rotated log file", || {
+        std::fs::read_dir(&dir).map(|d| d.flatten().any(|e| e.file_name().to_string_lossy().starts_with("0.log."))).unwrap_or(false)
+    });
+    // The live file started again small, and the runtime writes to it (it reopened the file).
+    let size = || std::fs::metadata(dir.join("0.log")).map(|m| m.len()).unwrap_or(0);
+    wait_until(Duration::from_secs(10), "the live log to exist again", || size() > 0);
+    let before = size();
+    assert!(before < 1 << 20, "the live log restarted small ({before} bytes)");
+    wait_until(Duration::from_secs(10), "the reopened log to grow", || size() > before);
+    assert!(c.ok(&["logs", "-n", &ns, "chatty", "--tail=1"]).starts_with("after "));
+}

@@ -81,6 +81,11 @@ pub struct NodeOptions {
     /// A container log grows to this size before it is rotated (a quantity: 10Mi).
     #[arg(long, default_value = "10Mi")]
     pub container_log_max_size: String,
+    /// Taints the node gets when it first registers, as upstream's kubelet flag:
+    /// KEY=VALUE:EFFECT or KEY:EFFECT, comma-separated (EFFECT NoSchedule, PreferNoSchedule or
+    /// NoExecute).
+    #[arg(long, value_delimiter = ',')]
+    pub register_with_taints: Vec<String>,
     /// Log files kept per container, the live one included (at least 2).
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(2..))]
     pub container_log_max_files: u32,

@@ -81,6 +81,23 @@ fn parse_reserved(items: &[String]) -> Result<BTreeMap<String, Quantity>, String
         .collect()
 }
 
+/// A taint from `KEY=VALUE:EFFECT` or `KEY:EFFECT` (upstream's --register-with-taints form).
+fn parse_taint(spec: &str) -> Result<k8s_openapi::api::core::v1::Taint, String> {
+    let bad = || format!("--register-with-taints: {spec:?} is not KEY[=VALUE]:EFFECT with EFFECT NoSchedule, PreferNoSchedule or NoExecute");
+    let (key_value, effect) = spec.rsplit_once(':').ok_or_else(bad)?;
+    if !matches!(effect, "NoSchedule" | "PreferNoSchedule" | "NoExecute") {
+        return Err(bad());
+    }
+    let (key, value) = match key_value.split_once('=') {
+        Some((k, v)) => (k, Some(v.to_string())),
+        None => (key_value, None),
+    };
+    if key.is_empty() {
+        return Err(bad());
+    }
+    Ok(k8s_openapi::api::core::v1::Taint { key: key.into(), value, effect: effect.into(), time_added: None })
+}
+
 /// Bytes from a size quantity (`10Mi`, `1G`, `1048576`); None when malformed or not positive.
 fn parse_quantity_bytes(s: &str) -> Option<u64> {
     let q = corekube_api::validation::quantity::parse(s.trim()).ok()?;
@@ -139,6 +156,7 @@ pub async fn run_kubelet(kubeconfig: &Path, opts: &NodeOptions, root_dir: &Path,
             max_bytes: parse_quantity_bytes(&opts.container_log_max_size).ok_or_else(|| format!("--container-log-max-size {:?} is not a size such as 10Mi", opts.container_log_max_size))?,
             max_files: opts.container_log_max_files as usize,
         },
+        register_taints: opts.register_with_taints.iter().filter(|t| !t.is_empty()).map(|t| parse_taint(t)).collect::<Result<_, _>>()?,
     };
     corekube_kubelet::run(config, shutdown).await.map_err(|e| e.to_string())
 }

@@ -441,12 +441,16 @@ fn a_second_kubelet_is_a_second_node_and_pods_reach_each_other_across_bridges() 
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_corekube"));
     cmd.arg("kubelet").arg("--kubeconfig").arg(&kubeconfig).arg("--root-dir").arg(root.path().join("node"));
     cmd.args(["--node-name", "second-node", "--pod-cidr", "10.42.252.0/24", "--image-dir"]).arg(common::test_images());
+    // Other tests' pods, which the scheduler places, stay off it: it goes away at the end, and
+    // its pods with it. This test's own pods name their node and pass the scheduler by.
+    cmd.args(["--register-with-taints", "corekube.test/second-node=only:NoSchedule"]);
     cmd.stdout(log.try_clone().unwrap()).stderr(log);
     let mut second = corekube_testsupport::spawn_owned(cmd).expect("corekube kubelet starts");
     wait_until(Duration::from_secs(60), "the second node to be Ready", || {
         let out = c.kubectl(&["get", "node/second-node", "-o", "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}"]);
         out.status.success() && out.stdout == b"True"
     });
+    assert_eq!(c.ok(&["get", "node/second-node", "-o", "jsonpath={.spec.taints[0].key}={.spec.taints[0].value}:{.spec.taints[0].effect}"]), "corekube.test/second-node=only:NoSchedule");
     let manifest = format!(
         r#"apiVersion: v1
 kind: Pod

@@ -69,6 +69,8 @@ pub struct Config {
     pub api: Option<server::ServeConfig>,
     /// When container logs are rotated.
     pub log_limits: log_rotation::Limits,
+    /// Taints the Node gets when this kubelet first registers it (`--register-with-taints`).
+    pub register_taints: Vec<k8s_openapi::api::core::v1::Taint>,
 }
 
 /// What every pod worker shares.
@@ -87,6 +89,7 @@ pub(crate) struct Shared {
     pub api_port: u16,
     /// The pods bound to this node as last seen, by UID (the kubelet API's `/pods` and lookups).
     pub pods: std::sync::RwLock<HashMap<String, Pod>>,
+    pub register_taints: Vec<k8s_openapi::api::core::v1::Taint>,
 }
 
 impl Shared {
@@ -180,6 +183,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), Erro
         system_reserved: config.system_reserved,
         api_port,
         pods: Default::default(),
+        register_taints: config.register_taints,
     });
     if let Some(((listener, port), api)) = api {
         tracing::info!(port, "kubelet API listening");

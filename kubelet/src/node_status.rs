@@ -150,7 +150,12 @@ pub async fn register(shared: &Shared) -> Result<(), kube::Error> {
     ]);
     let node = Node {
         metadata: ObjectMeta { name: Some(shared.node_name.clone()), labels: Some(labels.clone()), ..Default::default() },
-        spec: Some(NodeSpec { pod_cidr: Some(shared.pod_cidr.clone()), pod_cidrs: Some(vec![shared.pod_cidr.clone()]), ..Default::default() }),
+        spec: Some(NodeSpec {
+            pod_cidr: Some(shared.pod_cidr.clone()),
+            pod_cidrs: Some(vec![shared.pod_cidr.clone()]),
+            taints: (!shared.register_taints.is_empty()).then(|| shared.register_taints.clone()),
+            ..Default::default()
+        }),
         status: None,
     };
     match nodes.create(&PostParams::default(), &node).await {

@@ -271,6 +271,19 @@ fn the_kubelet_api_refuses_anyone_but_the_api_server() {
     assert_eq!(curl(&["--cert", cert.to_str().unwrap(), "--key", key.to_str().unwrap()]), "403", "a node's identity");
     let (cert, key) = (pki.join("apiserver-kubelet-client.crt"), pki.join("apiserver-kubelet-client.key"));
     assert_eq!(curl(&["--cert", cert.to_str().unwrap(), "--key", key.to_str().unwrap()]), "200", "the API server's identity");
+    // A joining node's serving certificate, issued from the same CA.
+    let out = Command::new(env!("CARGO_BIN_EXE_corekube"))
+        .args(["certs", "kubelet-serving", "--node-name", "joiner", "--node-ip", "127.0.0.9", "--data-dir"])
+        .arg(c.data_dir())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let printed = String::from_utf8(out.stdout).unwrap();
+    let paths: Vec<&str> = printed.lines().collect();
+    assert_eq!(paths, [pki.join("joiner-kubelet-serving.crt").to_str().unwrap(), pki.join("joiner-kubelet-serving.key").to_str().unwrap()]);
+    assert!(std::fs::read_to_string(paths[0]).unwrap().starts_with("-----BEGIN CERTIFICATE-----"));
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(paths[1]).unwrap().permissions().mode() & 0o777, 0o600, "the key is private");
     // The same API through the API server's nodes/proxy.
     assert_eq!(c.ok(&["get", "--raw", &format!("/api/v1/nodes/{node}/proxy/healthz")]), "ok");
     let pods: serde_json::Value = serde_json::from_str(&c.ok(&["get", "--raw", &format!("/api/v1/nodes/{node}/proxy/pods")])).unwrap();

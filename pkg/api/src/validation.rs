@@ -154,6 +154,24 @@ fn run(kind: &dyn Behaviour, obj: &Value, op: Op) -> Vec<Cause> {
     to_causes(&kind.validate(obj, op))
 }
 
+/// What the kinds' validation tests share: errors as their messages, compared by prefix.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::FieldError;
+
+    pub fn strings(errs: Vec<FieldError>) -> Vec<String> {
+        errs.iter().map(|e| e.to_string()).collect()
+    }
+
+    /// `got` has one message per `want`, each starting with it.
+    pub fn check(got: Vec<String>, want: &[&str], what: &str) {
+        assert_eq!(got.len(), want.len(), "{what}: {got:#?}");
+        for (g, w) in got.iter().zip(want) {
+            assert!(g.starts_with(w), "{what}: got {g:?}, want prefix {w:?}");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,18 +1,12 @@
 //! Table tests for Deployments and ReplicaSets, driven from JSON as the apiserver sees them.
 
 use super::*;
+use crate::validation::test_support::check;
 use crate::validation::{validate_create, validate_status_update, validate_update};
 use serde_json::json;
 
 fn messages(causes: Vec<crate::Cause>) -> Vec<String> {
     causes.into_iter().map(|c| if c.field.is_empty() { c.message } else { format!("{}: {}", c.field, c.message) }).collect()
-}
-
-fn check(got: Vec<String>, want: &[&str], what: &str) {
-    assert_eq!(got.len(), want.len(), "{what}: {got:#?}");
-    for (g, w) in got.iter().zip(want) {
-        assert!(g.starts_with(w), "{what}: got {g:?}, want prefix {w:?}");
-    }
 }
 
 fn deployment(spec: serde_json::Value) -> serde_json::Value {

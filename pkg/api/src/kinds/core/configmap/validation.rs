@@ -57,6 +57,7 @@ pub fn validate_config_map_update(new: &ConfigMap, old: &ConfigMap) -> Vec<Field
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::validation::test_support::strings;
     use crate::kinds::core::secret::validation::validate_secret_update;
     use k8s_openapi::api::core::v1::Secret;
     use serde_json::json;
@@ -67,10 +68,6 @@ mod tests {
 
     fn secret(v: serde_json::Value) -> Secret {
         serde_json::from_value(v).unwrap()
-    }
-
-    fn strings(errs: Vec<FieldError>) -> Vec<String> {
-        errs.iter().map(|e| e.to_string()).collect()
     }
 
     const META: &str = r#"{"name": "c", "namespace": "d", "resourceVersion": "1"}"#;

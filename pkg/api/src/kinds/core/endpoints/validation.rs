@@ -68,18 +68,8 @@ pub fn validate_endpoints_update(new: &Endpoints, old: &Endpoints) -> Vec<FieldE
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::validation::test_support::{strings, check};
     use serde_json::json;
-
-    fn strings(errs: Vec<FieldError>) -> Vec<String> {
-        errs.iter().map(|e| e.to_string()).collect()
-    }
-
-    fn check(got: Vec<String>, want: &[&str], what: &str) {
-        assert_eq!(got.len(), want.len(), "{what}: {got:#?}");
-        for (g, w) in got.iter().zip(want) {
-            assert!(g.starts_with(w), "{what}: got {g:?}, want prefix {w:?}");
-        }
-    }
 
     #[test]
     fn endpoints_cases() {

@@ -174,14 +174,11 @@ fn json<T: serde::Serialize>(v: &T) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::validation::test_support::strings;
     use serde_json::json;
 
     fn event(v: serde_json::Value) -> Event {
         serde_json::from_value(v).unwrap()
-    }
-
-    fn strings(errs: Vec<FieldError>) -> Vec<String> {
-        errs.iter().map(|e| e.to_string()).collect()
     }
 
     #[test]

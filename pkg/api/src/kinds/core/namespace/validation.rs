@@ -38,11 +38,8 @@ pub fn validate_namespace_status_update(new: &Namespace, old: &Namespace) -> Vec
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::validation::test_support::strings;
     use serde_json::json;
-
-    fn strings(errs: Vec<FieldError>) -> Vec<String> {
-        errs.iter().map(|e| e.to_string()).collect()
-    }
 
     #[test]
     fn namespace_cases() {

@@ -138,14 +138,11 @@ pub fn validate_node_update(new: &Node, old: &Node) -> Vec<FieldError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::validation::test_support::strings;
     use serde_json::json;
 
     fn node(v: serde_json::Value) -> Node {
         serde_json::from_value(v).unwrap()
-    }
-
-    fn strings(errs: Vec<FieldError>) -> Vec<String> {
-        errs.iter().map(|e| e.to_string()).collect()
     }
 
     #[test]

@@ -1,18 +1,8 @@
 //! Table tests for PersistentVolumes, PersistentVolumeClaims and StorageClasses.
 
 use super::*;
+use crate::validation::test_support::{strings, check};
 use serde_json::json;
-
-fn strings(errs: Vec<FieldError>) -> Vec<String> {
-    errs.iter().map(|e| e.to_string()).collect()
-}
-
-fn check(got: Vec<String>, want: &[&str], what: &str) {
-    assert_eq!(got.len(), want.len(), "{what}: {got:#?}");
-    for (g, w) in got.iter().zip(want) {
-        assert!(g.starts_with(w), "{what}: got {g:?}, want prefix {w:?}");
-    }
-}
 
 fn pv(spec: serde_json::Value) -> PersistentVolume {
     serde_json::from_value(json!({"metadata": {"name": "pv", "resourceVersion": "1"}, "spec": spec})).unwrap()

@@ -142,18 +142,8 @@ pub fn validate_persistent_volume_claim_status_update(new: &PersistentVolumeClai
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::validation::test_support::{strings, check};
     use serde_json::json;
-
-    fn strings(errs: Vec<FieldError>) -> Vec<String> {
-        errs.iter().map(|e| e.to_string()).collect()
-    }
-
-    fn check(got: Vec<String>, want: &[&str], what: &str) {
-        assert_eq!(got.len(), want.len(), "{what}: {got:#?}");
-        for (g, w) in got.iter().zip(want) {
-            assert!(g.starts_with(w), "{what}: got {g:?}, want prefix {w:?}");
-        }
-    }
 
     fn pvc(spec: serde_json::Value, status: serde_json::Value) -> PersistentVolumeClaim {
         serde_json::from_value(json!({"metadata": {"name": "c", "namespace": "d", "resourceVersion": "1"}, "spec": spec, "status": status}))

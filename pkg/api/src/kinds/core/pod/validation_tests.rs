@@ -1,14 +1,11 @@
 //! Table tests for pods: spec, create, update, status and templates.
 
 use super::*;
+use crate::validation::test_support::strings;
 use serde_json::json;
 
 fn pod(spec: serde_json::Value) -> Pod {
     serde_json::from_value(json!({"metadata": {"name": "p", "namespace": "default", "resourceVersion": "1"}, "spec": spec})).unwrap()
-}
-
-fn strings(errs: Vec<FieldError>) -> Vec<String> {
-    errs.iter().map(|e| e.to_string()).collect()
 }
 
 fn with(extra: serde_json::Value) -> serde_json::Value {

@@ -112,11 +112,8 @@ pub fn validate_secret_update(new: &Secret, old: &Secret) -> Vec<FieldError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::validation::test_support::strings;
     use serde_json::json;
-
-    fn strings(errs: Vec<FieldError>) -> Vec<String> {
-        errs.iter().map(|e| e.to_string()).collect()
-    }
 
     fn secret(v: serde_json::Value) -> Secret {
         serde_json::from_value(v).unwrap()

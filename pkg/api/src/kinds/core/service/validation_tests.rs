@@ -1,21 +1,11 @@
 //! Table tests for Services and Endpoints.
 
 use super::*;
+use crate::validation::test_support::{strings, check};
 use serde_json::json;
 
 fn svc(name: &str, spec: serde_json::Value) -> Service {
     serde_json::from_value(json!({"metadata": {"name": name, "namespace": "default", "resourceVersion": "1"}, "spec": spec})).unwrap()
-}
-
-fn strings(errs: Vec<FieldError>) -> Vec<String> {
-    errs.iter().map(|e| e.to_string()).collect()
-}
-
-fn check(got: Vec<String>, want: &[&str], what: &str) {
-    assert_eq!(got.len(), want.len(), "{what}: {got:#?}");
-    for (g, w) in got.iter().zip(want) {
-        assert!(g.starts_with(w), "{what}: got {g:?}, want prefix {w:?}");
-    }
 }
 
 #[test]

@@ -18,11 +18,8 @@ pub fn validate_service_account_update(new: &ServiceAccount, old: &ServiceAccoun
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::validation::test_support::strings;
     use serde_json::json;
-
-    fn strings(errs: Vec<FieldError>) -> Vec<String> {
-        errs.iter().map(|e| e.to_string()).collect()
-    }
 
     #[test]
     fn service_accounts_use_subdomain_names() {

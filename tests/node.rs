@@ -6,10 +6,9 @@
 
 mod common;
 
-use std::io::{Read, Write};
 use std::time::Duration;
 
-use common::{namespace, node_cluster, wait_until, Cluster};
+use common::{http_get, namespace, node_cluster, wait_until, Cluster};
 
 fn jsonpath(c: &Cluster, ns: &str, obj: &str, path: &str) -> String {
     c.ok(&["get", "-n", ns, obj, "-o", &format!("jsonpath={path}")])
@@ -17,16 +16,6 @@ fn jsonpath(c: &Cluster, ns: &str, obj: &str, path: &str) -> String {
 
 fn wait_phase(c: &Cluster, ns: &str, pod: &str, phase: &str, within: Duration) {
     wait_until(within, &format!("pod {pod} to be {phase}"), || jsonpath(c, ns, &format!("pod/{pod}"), "{.status.phase}") == phase);
-}
-
-/// A plain HTTP GET from this machine to a pod, over its node's bridge.
-fn http_get(ip: &str, port: u16) -> std::io::Result<String> {
-    let mut s = std::net::TcpStream::connect_timeout(&format!("{ip}:{port}").parse().unwrap(), Duration::from_secs(2))?;
-    s.set_read_timeout(Some(Duration::from_secs(3)))?;
-    s.write_all(format!("GET / HTTP/1.0\r\nHost: {ip}\r\n\r\n").as_bytes())?;
-    let mut out = String::new();
-    s.read_to_string(&mut out)?;
-    Ok(out)
 }
 
 #[test]

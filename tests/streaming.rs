@@ -10,7 +10,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{bundled_kubectl, namespace, node_cluster, wait_until, Cluster};
+use common::{bundled_kubectl, http_get, namespace, node_cluster, wait_until, Cluster};
 
 const MINORS: std::ops::RangeInclusive<u32> = 27..=33;
 
@@ -190,15 +190,6 @@ fn port_forward(c: &Cluster, minor: u32, ns: &str, target: &str, remote: u16) ->
     (child, port)
 }
 
-fn http_get(port: u16) -> std::io::Result<String> {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
-    s.set_read_timeout(Some(Duration::from_secs(10)))?;
-    s.write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
-    let mut out = String::new();
-    s.read_to_string(&mut out)?;
-    Ok(out)
-}
-
 #[test]
 fn port_forward_serves_concurrent_requests_with_every_kubectl() {
     let c = node_cluster();
@@ -208,7 +199,7 @@ fn port_forward_serves_concurrent_requests_with_every_kubectl() {
     for minor in MINORS {
         let (mut child, port) = port_forward(c, minor, &ns, "pod/web", 80);
         let answers: Vec<std::io::Result<String>> = std::thread::scope(|s| {
-            let handles: Vec<_> = (0..20).map(|_| s.spawn(move || http_get(port))).collect();
+            let handles: Vec<_> = (0..20).map(|_| s.spawn(move || http_get("127.0.0.1", port))).collect();
             handles.into_iter().map(|h| h.join().unwrap()).collect()
         });
         let _ = child.kill();
@@ -430,9 +421,15 @@ fn abandoned_streams_leave_nothing_open() {
     wait_ready(c, &ns, "box");
     wait_ready(c, &ns, "web");
     let pid = c.pid();
-    // Settle what the cluster opens anyway (watches, caches) before the baseline.
+    // Settle what the cluster opens anyway (watches, caches) before the baseline: the count
+    // holds still for half a second.
     c.ok(&["exec", "-n", &ns, "box", "--", "true"]);
-    std::thread::sleep(Duration::from_secs(2));
+    let mut last = open_fds(pid);
+    wait_until(Duration::from_secs(15), "corekube's open files to settle", || {
+        std::thread::sleep(Duration::from_millis(500));
+        let now = open_fds(pid);
+        std::mem::replace(&mut last, now) == now
+    });
     let baseline = open_fds(pid);
     let mut peak = baseline;
     for batch in 0..10 {
@@ -499,8 +496,8 @@ fn port_forward_of_several_ports_and_of_a_port_with_nothing_listening() {
     for minor in [27, 33] {
         let mut child = kubectl(c, minor, &["port-forward", "-n", &ns, "pod/two", ":8080", ":8081"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
         let ports = forwarded_ports(&mut child, &[8080, 8081]);
-        let a = http_get(ports[0]);
-        let b = http_get(ports[1]);
+        let a = http_get("127.0.0.1", ports[0]);
+        let b = http_get("127.0.0.1", ports[1]);
         let _ = child.kill();
         let _ = child.wait();
         assert!(a.as_deref().is_ok_and(|p| p.ends_with("\r\n\r\nA\n")), "1.{minor}: {a:?}");
@@ -532,7 +529,7 @@ fn a_container_that_ends_mid_exec_ends_the_exec() {
         run_pod(c, &ns, &pod, "busybox:1.35", "sleep 3600");
         wait_ready(c, &ns, &pod);
         let mut exec = kubectl(c, minor, &["exec", "-n", &ns, &pod, "--", "sleep", "300"]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
-        std::thread::sleep(Duration::from_secs(2));
+        wait_until(Duration::from_secs(20), "the exec'd sleep to run", || c.ok(&["exec", "-n", &ns, &pod, "--", "ps"]).contains("sleep 300"));
         c.ok(&["delete", "pod", "-n", &ns, &pod, "--grace-period=1", "--wait=false"]);
         let status = wait_child(&mut exec, Duration::from_secs(30));
         let mut stderr = String::new();

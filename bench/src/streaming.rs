@@ -20,6 +20,7 @@ use http::Method;
 use serde_json::json;
 
 use crate::api::{Api, JSON};
+use crate::load::Summary;
 use crate::procs::{start_corekube, start_etcd};
 use crate::report::{emit, Row, Target};
 use crate::Env;
@@ -117,6 +118,11 @@ fn http_fetch(addr: &str) -> Result<(u64, Duration), String> {
     Ok((body, t.elapsed()))
 }
 
+/// The median of latencies in nanoseconds, in milliseconds.
+fn p50(lat_ns: Vec<u64>) -> f64 {
+    Summary::from_latencies(lat_ns, 0, None, 0.0).p50()
+}
+
 fn best_of<T: Copy + PartialOrd>(runs: impl IntoIterator<Item = Result<T, String>>, better: fn(T, T) -> bool) -> Result<T, String> {
     let mut best: Option<T> = None;
     for r in runs {
@@ -126,11 +132,6 @@ fn best_of<T: Copy + PartialOrd>(runs: impl IntoIterator<Item = Result<T, String
         }
     }
     best.ok_or_else(|| "no runs".into())
-}
-
-fn p50(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[v.len() / 2]
 }
 
 /// The live log file of a pod's only container on the node (`logs/NS_NAME_UID/c/0.log`).
@@ -253,7 +254,7 @@ pub async fn run(env: &mut Env, rows: &mut Vec<Row>) -> Result<(), String> {
         if r.exit_code != 0 {
             return Err(format!("ExecSync true exited {}", r.exit_code));
         }
-        raw.push(t.elapsed().as_secs_f64() * 1000.0);
+        raw.push(t.elapsed().as_nanos() as u64);
     }
     let mut ours = Vec::new();
     for _ in 0..EXEC_RUNS {
@@ -262,14 +263,14 @@ pub async fn run(env: &mut Env, rows: &mut Vec<Row>) -> Result<(), String> {
         if !status.success() {
             return Err("kubectl exec true failed".into());
         }
-        ours.push(t.elapsed().as_secs_f64() * 1000.0);
+        ours.push(t.elapsed().as_nanos() as u64);
     }
     let kubectl_start = {
         let mut v = Vec::new();
         for _ in 0..5 {
             let t = Instant::now();
             let _ = Command::new("kubectl").args(["version", "--client"]).stdout(Stdio::null()).status();
-            v.push(t.elapsed().as_secs_f64() * 1000.0);
+            v.push(t.elapsed().as_nanos() as u64);
         }
         p50(v)
     };

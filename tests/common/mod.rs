@@ -342,6 +342,19 @@ impl Drop for Cluster {
     }
 }
 
+/// A plain HTTP/1.0 GET from this machine (to a pod over its node's bridge, or to a local
+/// port-forward); the whole response.
+pub fn http_get(ip: &str, port: u16) -> std::io::Result<String> {
+    use std::io::Read;
+    let addr = std::net::SocketAddr::new(ip.parse().map_err(std::io::Error::other)?, port);
+    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    s.write_all(format!("GET / HTTP/1.0\r\nHost: {ip}\r\n\r\n").as_bytes())?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)?;
+    Ok(out)
+}
+
 /// Polls `cond` until it holds, failing after `timeout`.
 pub fn wait_until(timeout: Duration, what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;

@@ -190,15 +190,11 @@ pub async fn pod(
     };
     let node_name = pod.pointer("/spec/nodeName").and_then(Value::as_str).filter(|n| !n.is_empty());
     let Some(node_name) = node_name else { return Err(ApiError::BadRequest(format!("pod {name} does not have a host assigned"))) };
-    let nodes = corekube_api::kinds::find("", "v1", "nodes").ok_or(ApiError::PathNotFound)?;
-    let node = store::get(state.store(), &Scope { def: nodes, namespace: None }, node_name).await?;
-    let (host, port) = kubelet_address(&node).ok_or_else(|| ApiError::BadRequest(format!("node {node_name} has no address")))?;
-    let client = state.kubelet_client().ok_or_else(|| ApiError::ServiceUnavailable("this API server has no kubelet client credentials".into()))?;
     let path_and_query = match query.filter(|q| !q.is_empty()) {
         Some(q) => format!("{path}?{q}"),
         None => path,
     };
-    forward(client, &host, port, method, &path_and_query, headers, on_upgrade, sub == "log").await
+    forward(&state, node_name, method, &path_and_query, headers, on_upgrade, sub == "log").await
 }
 
 /// `nodes/{name}/proxy/{path}`: any path of the node's kubelet API (`/healthz`, `/pods`, ...).
@@ -214,29 +210,29 @@ pub async fn node(
     if !matches!(*method, Method::GET | Method::POST | Method::PUT | Method::PATCH | Method::DELETE) {
         return Err(ApiError::MethodNotAllowed);
     }
-    let nodes = corekube_api::kinds::find("", "v1", "nodes").ok_or(ApiError::PathNotFound)?;
-    let node = store::get(state.store(), &Scope { def: nodes, namespace: None }, name).await?;
-    let (host, port) = kubelet_address(&node).ok_or_else(|| ApiError::BadRequest(format!("node {name} has no address")))?;
-    let client = state.kubelet_client().ok_or_else(|| ApiError::ServiceUnavailable("this API server has no kubelet client credentials".into()))?;
     let path_and_query = match query.filter(|q| !q.is_empty()) {
         Some(q) => format!("/{path}?{q}"),
         None => format!("/{path}"),
     };
-    forward(client, &host, port, method, &path_and_query, headers, on_upgrade, false).await
+    forward(&state, name, method, &path_and_query, headers, on_upgrade, false).await
 }
 
-/// Sends the request to the kubelet and answers with what it says.
+/// Sends the request to the kubelet of node `node_name` and answers with what it says.
 #[allow(clippy::too_many_arguments)]
 async fn forward(
-    client: &KubeletClient,
-    host: &str,
-    port: u16,
+    state: &AppState,
+    node_name: &str,
     method: &Method,
     path_and_query: &str,
     headers: &HeaderMap,
     on_upgrade: Option<hyper::upgrade::OnUpgrade>,
     wrap_errors: bool,
 ) -> Result<Response, ApiError> {
+    let nodes = corekube_api::kinds::find("", "v1", "nodes").ok_or(ApiError::PathNotFound)?;
+    let node = store::get(state.store(), &Scope { def: nodes, namespace: None }, node_name).await?;
+    let (host, port) = kubelet_address(&node).ok_or_else(|| ApiError::BadRequest(format!("node {node_name} has no address")))?;
+    let client = state.kubelet_client().ok_or_else(|| ApiError::ServiceUnavailable("this API server has no kubelet client credentials".into()))?;
+    let host = host.as_str();
     let dial_error = |e: String| ApiError::Internal(format!("error dialing backend: {e}"));
     let tcp = tokio::time::timeout(DIAL_TIMEOUT, tokio::net::TcpStream::connect((host, port)))
         .await
